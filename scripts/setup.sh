@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Installs what ptq needs and builds it into build/. Idempotent: nothing present is reinstalled, pip's cache is reused.
+#   Debian packages: compilers' libraries listed in DEBIAN_PACKAGES below (sudo when not root)
+#   LibTorch:        the torch wheel pinned in scripts/requirements-torch.txt, in a project-local .venv/
+#   Build:           cmake + ninja (or make) into build/, -j${PTQ_JOBS:-2}
+# Environment: PTQ_BUILD_DIR (default build), PTQ_BUILD_TYPE (Release), PTQ_JOBS (2), PTQ_BUILD_BENCH (ON),
+#              PTQ_PYTHON (python3 used to create .venv).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+BUILD_DIR=${PTQ_BUILD_DIR:-build}
+JOBS=${PTQ_JOBS:-2}
+
+DEBIAN_PACKAGES=(build-essential cmake ninja-build pkg-config git python3-venv
+  libyaml-cpp-dev nlohmann-json3-dev libfmt-dev libsqlite3-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libsentencepiece-dev libpcre2-dev)
+
+step_start=0
+step() { step_start=$(date +%s); echo "== setup: $1"; }
+step_done() { echo "   ($(( $(date +%s) - step_start )) s)"; }
+
+step "Debian packages"
+missing=()
+for p in "${DEBIAN_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "   installing: ${missing[*]}"
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+  echo "   all present"
+fi
+step_done
+
+step "LibTorch (torch wheel in .venv)"
+PY=${PTQ_PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+want=$(grep -E '^torch==' scripts/requirements-torch.txt | cut -d= -f3)
+have=$(.venv/bin/python -c 'import importlib.metadata as m; print(m.version("torch"))' 2>/dev/null || true)
+if [ "${have%%+*}" != "$want" ]; then
+  echo "   installing torch $want (found: ${have:-none})"
+  .venv/bin/pip install --disable-pip-version-check -q -r scripts/requirements-torch.txt
+else
+  echo "   torch $have present"
+fi
+TORCH_CMAKE=$(.venv/bin/python -c 'import torch.utils; print(torch.utils.cmake_prefix_path)' 2>/dev/null)
+step_done
+
+step "configure ($BUILD_DIR)"
+GEN=()
+command -v ninja >/dev/null && GEN=(-G Ninja)
+if [ -f "$BUILD_DIR/CMakeCache.txt" ]; then
+  cmake -S . -B "$BUILD_DIR" >/dev/null
+else
+  cmake -S . -B "$BUILD_DIR" "${GEN[@]}" -DCMAKE_BUILD_TYPE="${PTQ_BUILD_TYPE:-Release}" \
+    -DCMAKE_PREFIX_PATH="$TORCH_CMAKE" -DPTQ_BUILD_BENCH="${PTQ_BUILD_BENCH:-ON}" >"$BUILD_DIR.configure.log" 2>&1 \
+    || { cat "$BUILD_DIR.configure.log"; exit 1; }
+  rm -f "$BUILD_DIR.configure.log"
+fi
+step_done
+
+step "build (-j$JOBS)"
+cmake --build "$BUILD_DIR" -j "$JOBS"
+step_done
+echo "== setup: done; binary at $ROOT/$BUILD_DIR/ptq"

@@ -1,0 +1,133 @@
+#include "cli/args.h"
+
+#include <fmt/format.h>
+
+#include <charconv>
+#include <cstdio>
+
+#include "core/error.h"
+#include "core/threads.h"
+
+namespace ptq::cli {
+
+namespace {
+
+std::string long_name(const OptionDecl& o) {
+  size_t comma = o.name.find(',');
+  return comma == std::string::npos ? o.name : o.name.substr(comma + 1);
+}
+
+bool matches(const OptionDecl& o, const std::string& word) {
+  size_t comma = o.name.find(',');
+  if (comma == std::string::npos) return o.name == word;
+  return o.name.substr(0, comma) == word || o.name.substr(comma + 1) == word;
+}
+
+}  // namespace
+
+Args::Args(std::string command, std::string summary, std::vector<OptionDecl> options,
+           std::vector<PositionalDecl> positionals)
+    : command_(std::move(command)),
+      summary_(std::move(summary)),
+      options_(std::move(options)),
+      positionals_(std::move(positionals)) {
+  for (auto& o : common_options()) options_.push_back(o);
+}
+
+const OptionDecl* Args::find(const std::string& word) const {
+  for (const auto& o : options_)
+    if (matches(o, word)) return &o;
+  return nullptr;
+}
+
+bool Args::parse(const std::vector<std::string>& words) {
+  for (size_t i = 0; i < words.size(); ++i) {
+    std::string w = words[i];
+    if (w == "--help" || w == "-h") {
+      std::fputs(help().c_str(), stdout);
+      return false;
+    }
+    if (w.size() > 1 && w[0] == '-' && !(w.size() > 1 && std::isdigit(static_cast<unsigned char>(w[1])))) {
+      std::string value;
+      bool inline_value = false;
+      if (size_t eq = w.find('='); w.rfind("--", 0) == 0 && eq != std::string::npos) {
+        value = w.substr(eq + 1);
+        w = w.substr(0, eq);
+        inline_value = true;
+      }
+      const OptionDecl* o = find(w);
+      PTQ_CHECK(o != nullptr, "ptq {}: unknown option '{}' (see ptq {} --help)", command_, w, command_);
+      if (o->value_name.empty()) {
+        PTQ_CHECK(!inline_value, "ptq {}: option {} takes no value", command_, w);
+        values_.insert_or_assign(long_name(*o), std::string(1, '1'));
+      } else {
+        if (!inline_value) {
+          PTQ_CHECK(i + 1 < words.size(), "ptq {}: option {} needs a value ({})", command_, w, o->value_name);
+          value = words[++i];
+        }
+        values_[long_name(*o)] = value;
+      }
+      continue;
+    }
+    positional_values_.push_back(w);
+  }
+  size_t required = 0;
+  for (const auto& p : positionals_) required += p.required ? 1 : 0;
+  PTQ_CHECK(positional_values_.size() >= required, "ptq {}: missing argument {} (see ptq {} --help)", command_,
+            positionals_[positional_values_.size()].name, command_);
+  PTQ_CHECK(positional_values_.size() <= positionals_.size(), "ptq {}: unexpected argument '{}'", command_,
+            positional_values_[positionals_.size()]);
+  return true;
+}
+
+bool Args::flag(const std::string& name) const { return values_.count(name) > 0; }
+
+std::optional<std::string> Args::get(const std::string& name) const {
+  if (auto it = values_.find(name); it != values_.end()) return it->second;
+  for (const auto& o : options_)
+    if (long_name(o) == name && !o.default_value.empty()) return o.default_value;
+  return std::nullopt;
+}
+
+std::string Args::get_or(const std::string& name, const std::string& fallback) const {
+  auto v = get(name);
+  return v ? *v : fallback;
+}
+
+int Args::get_int(const std::string& name) const {
+  auto v = get(name);
+  PTQ_CHECK(v.has_value(), "ptq {}: option {} is required", command_, name);
+  int out = 0;
+  auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), out);
+  PTQ_CHECK(ec == std::errc() && end == v->data() + v->size(), "ptq {}: option {} expects an integer, got '{}'",
+            command_, name, *v);
+  return out;
+}
+
+std::string Args::help() const {
+  std::string usage = fmt::format("usage: ptq {}", command_);
+  for (const auto& p : positionals_) usage += p.required ? " " + p.name : " [" + p.name + "]";
+  usage += " [options]";
+  std::string out = fmt::format("{}\n\n{}\n", usage, summary_);
+  if (!positionals_.empty()) {
+    out += "\narguments:\n";
+    for (const auto& p : positionals_) out += fmt::format("  {:<24} {}\n", p.name, p.help);
+  }
+  out += "\noptions:\n";
+  for (const auto& o : options_) {
+    std::string lhs = o.value_name.empty() ? o.name : o.name + " " + o.value_name;
+    std::string rhs = o.help;
+    if (!o.default_value.empty()) rhs += fmt::format(" (default: {})", o.default_value);
+    out += fmt::format("  {:<24} {}\n", lhs, rhs);
+  }
+  out += fmt::format("  {:<24} {}\n", "-h,--help", "show this help");
+  return out;
+}
+
+std::vector<OptionDecl> common_options() {
+  return {{"--threads", "N", "intra-op CPU threads (0 = all hardware threads)", "0"}};
+}
+
+void apply_common_options(const Args& args) { set_threads(args.get_int("--threads")); }
+
+}  // namespace ptq::cli

@@ -1,0 +1,38 @@
+// ptq version: what a bug report or a stored result needs to say about this binary and machine.
+#include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "core/system_info.h"
+
+namespace ptq::cli {
+
+int cmd_version(const std::vector<std::string>& words) {
+  Args args("version", "Print the build commit, LibTorch version and CUDA support, BLAS, thread count and a measured\n"
+                       "fp32 GEMM rate (n x n times n x n on the CPU, best of 5 runs).",
+            {{"--json", "", "print one JSON object as the last line", ""},
+             {"--gemm-size", "N", "matrix size of the GEMM measurement (0 skips it)", "1024"}});
+  if (!args.parse(words)) return 0;
+  apply_common_options(args);
+  SystemInfo s = system_info();
+  const int n = args.get_int("--gemm-size");
+  const double gflops = n > 0 ? measure_gemm_gflops(n) : 0.0;
+  if (args.flag("--json")) {
+    nlohmann::json j = to_json(s);
+    j["gemm_fp32_gflops"] = gflops;
+    j["gemm_size"] = n;
+    fmt::print("{}\n", j.dump());
+    return 0;
+  }
+  fmt::print("ptq commit {}\n", s.git_commit);
+  fmt::print("LibTorch {} (built with CUDA: {}; CUDA available: {}, devices: {})\n", s.torch_version,
+             s.torch_cuda ? "yes" : "no", s.cuda_available ? "yes" : "no", s.cuda_devices);
+  fmt::print("BLAS {}\n", s.blas);
+  fmt::print("threads {}\n", s.threads);
+  if (n > 0) fmt::print("fp32 GEMM {}x{}: {:.1f} GFLOP/s\n", n, n, gflops);
+  return 0;
+}
+
+}  // namespace ptq::cli

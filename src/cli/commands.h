@@ -1,0 +1,25 @@
+// The table of `ptq` subcommands; main() dispatches on it and `ptq --help` lists it.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ptq::cli {
+
+// Each returns the process exit code; errors are thrown as ptq::Error and mapped to exit codes by main().
+int cmd_version(const std::vector<std::string>& words);
+int cmd_spec(const std::vector<std::string>& words);
+
+struct Command {
+  std::string_view name;
+  std::string_view summary;
+  int (*run)(const std::vector<std::string>& words);
+};
+
+inline constexpr Command kCommands[] = {
+    {"version", "build commit, LibTorch, BLAS, threads, CUDA, measured fp32 GEMM rate", cmd_version},
+    {"spec", "parse a quantization scheme name (w4a16g128, w8a8, ...) and show its grids", cmd_spec},
+};
+
+}  // namespace ptq::cli

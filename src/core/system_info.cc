@@ -1,0 +1,63 @@
+#include "core/system_info.h"
+
+#include <ATen/ATen.h>
+#include <ATen/Version.h>
+#include <ATen/Parallel.h>
+#include <torch/cuda.h>
+#include <torch/version.h>
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+
+#include "core/build_info.h"
+
+namespace ptq {
+
+namespace {
+
+// LibTorch's build summary holds "BLAS_INFO=<name>"; that is the library its CPU matmuls call.
+std::string blas_from_config(const std::string& config) {
+  const std::string key = "BLAS_INFO=";
+  size_t p = config.find(key);
+  if (p == std::string::npos) return "unknown";
+  p += key.size();
+  size_t e = config.find_first_of(", \n", p);
+  return config.substr(p, e == std::string::npos ? std::string::npos : e - p);
+}
+
+}  // namespace
+
+SystemInfo system_info() {
+  SystemInfo s;
+  s.git_commit = build_info().git_commit;
+  s.torch_version = TORCH_VERSION;
+  s.torch_cuda = build_info().torch_cuda;
+  s.cuda_available = torch::cuda::is_available();
+  s.cuda_devices = s.cuda_available ? static_cast<int>(torch::cuda::device_count()) : 0;
+  s.blas = blas_from_config(at::show_config());
+  s.threads = at::get_num_threads();
+  return s;
+}
+
+double measure_gemm_gflops(int n, int repeats) {
+  at::NoGradGuard no_grad;
+  at::Tensor a = at::randn({n, n}), b = at::randn({n, n}), c = at::empty({n, n});
+  at::mm_out(c, a, b);  // warm-up: thread pool start, BLAS initialisation
+  double best = 1e30;
+  for (int i = 0; i < repeats; ++i) {
+    auto t0 = std::chrono::steady_clock::now();
+    at::mm_out(c, a, b);
+    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  return 2.0 * n * n * static_cast<double>(n) / best / 1e9;
+}
+
+nlohmann::json to_json(const SystemInfo& s) {
+  return {{"git_commit", s.git_commit},         {"torch_version", s.torch_version},
+          {"torch_cuda", s.torch_cuda},         {"cuda_available", s.cuda_available},
+          {"cuda_devices", s.cuda_devices},     {"blas", s.blas},
+          {"threads", s.threads}};
+}
+
+}  // namespace ptq

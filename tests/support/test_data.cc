@@ -1,0 +1,53 @@
+#include "support/test_data.h"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "core/error.h"
+
+namespace ptq::test {
+
+std::string data_dir() {
+  const char* env = std::getenv("PTQ_DATA_DIR");
+  return env && *env ? env : PTQ_DEFAULT_DATA_DIR;
+}
+
+std::string data_path(const std::string& relative) {
+  std::string p = data_dir() + "/" + relative;
+  PTQ_CHECK(std::filesystem::exists(p), "test data '{}' not found (set PTQ_DATA_DIR to the shared/data folder)", p);
+  return p;
+}
+
+std::string ptq_bin() {
+  const char* env = std::getenv("PTQ_BIN");
+  PTQ_CHECK(env && *env, "PTQ_BIN is not set (run the test through ctest)");
+  return env;
+}
+
+ProcessResult run_ptq(const std::string& args) {
+  namespace fs = std::filesystem;
+  fs::path err_file = fs::temp_directory_path() / fmt::format("ptq_test_stderr_{}", ::getpid());
+  std::string cmd = fmt::format("{} {} 2>{}", ptq_bin(), args, err_file.string());
+  ProcessResult r;
+  FILE* pipe = ::popen(cmd.c_str(), "r");
+  PTQ_CHECK(pipe != nullptr, "cannot run '{}'", cmd);
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) r.out.append(buf, n);
+  int status = ::pclose(pipe);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  std::ifstream in(err_file);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  r.err = ss.str();
+  fs::remove(err_file);
+  return r;
+}
+
+}  // namespace ptq::test

@@ -1,0 +1,23 @@
+// Where tests find ../shared/data (real models, corpora, reference fixtures) and the ptq binary.
+#pragma once
+
+#include <string>
+
+namespace ptq::test {
+
+// $PTQ_DATA_DIR if set, else the PTQ_DATA_DIR CMake cache value (the shared/ folder beside the checkout).
+std::string data_dir();
+// data_dir() + "/" + relative; fails the calling test's setup (throws) when the file is missing.
+std::string data_path(const std::string& relative);
+// The ptq executable under test ($PTQ_BIN, set by ctest).
+std::string ptq_bin();
+
+struct ProcessResult {
+  int exit_code = -1;
+  std::string out;  // standard output
+  std::string err;  // standard error
+};
+// Runs `ptq_bin() + " " + args` through the shell, capturing both streams.
+ProcessResult run_ptq(const std::string& args);
+
+}  // namespace ptq::test
