@@ -10,6 +10,7 @@ namespace ptq::cli {
 // Each returns the process exit code; errors are thrown as ptq::Error and mapped to exit codes by main().
 int cmd_version(const std::vector<std::string>& words);
 int cmd_spec(const std::vector<std::string>& words);
+int cmd_generate(const std::vector<std::string>& words);
 
 struct Command {
   std::string_view name;
@@ -19,6 +20,7 @@ struct Command {
 
 inline constexpr Command kCommands[] = {
     {"version", "build commit, LibTorch, BLAS, threads, CUDA, measured fp32 GEMM rate", cmd_version},
+    {"generate", "greedy continuation of a prompt (HF directory, llama2.c .bin or .gguf)", cmd_generate},
     {"spec", "parse a quantization scheme name (w4a16g128, w8a8, ...) and show its grids", cmd_spec},
 };
 

@@ -30,6 +30,31 @@ std::string ptq_bin() {
   return env;
 }
 
+TempDir::TempDir() {
+  std::string tmpl = (std::filesystem::temp_directory_path() / "ptq_test_XXXXXX").string();
+  PTQ_CHECK(::mkdtemp(tmpl.data()) != nullptr, "cannot create a temporary directory");
+  path_ = tmpl;
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  PTQ_CHECK(in.good(), "{}: cannot open", path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void write_file(const std::string& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  PTQ_CHECK(out.good(), "{}: cannot write", path);
+}
+
 ProcessResult run_ptq(const std::string& args) {
   namespace fs = std::filesystem;
   fs::path err_file = fs::temp_directory_path() / fmt::format("ptq_test_stderr_{}", ::getpid());

@@ -17,6 +17,24 @@ struct ProcessResult {
   std::string out;  // standard output
   std::string err;  // standard error
 };
+// A fresh directory under the system temp folder, removed with its contents on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+// Whole file as bytes; writes bytes to a file.
+std::string read_file(const std::string& path);
+void write_file(const std::string& path, const std::string& bytes);
+
 // Runs `ptq_bin() + " " + args` through the shell, capturing both streams.
 ProcessResult run_ptq(const std::string& args);
 

@@ -1,0 +1,1341 @@
+// HF tokenizer.json BPE tokenizer; see tokenizer_hf.h for what is supported and FORMATS.md §8 for the format.
+// The rules below follow the behaviour of Hugging Face's `tokenizers` library (checked against it by
+// tests/unit/tokenizer_hf_test.cc with golden ids from scripts/fixtures/make_tokenizer_fixtures.py).
+#include "model/tokenizer_hf.h"
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <queue>
+#include <sstream>
+#include <unordered_map>
+
+#include "core/error.h"
+#include "model/unicode_nfc_table.h"
+
+namespace ptq {
+namespace {
+
+using json = nlohmann::json;
+
+// ---------------------------------------------------------------------------------------------------------------
+// UTF-8
+
+// Appends code point `cp` to `out` as UTF-8.
+void append_utf8(std::string& out, uint32_t cp) {
+  if (cp < 0x80) {
+    out += static_cast<char>(cp);
+  } else if (cp < 0x800) {
+    out += static_cast<char>(0xC0 | (cp >> 6));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else if (cp < 0x10000) {
+    out += static_cast<char>(0xE0 | (cp >> 12));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else {
+    out += static_cast<char>(0xF0 | (cp >> 18));
+    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  }
+}
+
+// Length of the well-formed UTF-8 sequence starting at s[i] (1..4), or -(bytes of its maximal invalid prefix, >= 1)
+// when it is ill-formed: the unit Unicode (and Rust's from_utf8_lossy, Python's errors="replace") replaces by one
+// U+FFFD. Second-byte ranges exclude overlongs (E0, F0), surrogates (ED) and code points above U+10FFFF (F4).
+int utf8_sequence(std::string_view s, size_t i) {
+  const auto b0 = static_cast<unsigned char>(s[i]);
+  if (b0 < 0x80) return 1;
+  int need;
+  unsigned char lo = 0x80, hi = 0xBF;
+  if (b0 >= 0xC2 && b0 <= 0xDF) {
+    need = 1;
+  } else if (b0 >= 0xE0 && b0 <= 0xEF) {
+    need = 2;
+    if (b0 == 0xE0) lo = 0xA0;
+    if (b0 == 0xED) hi = 0x9F;
+  } else if (b0 >= 0xF0 && b0 <= 0xF4) {
+    need = 3;
+    if (b0 == 0xF0) lo = 0x90;
+    if (b0 == 0xF4) hi = 0x8F;
+  } else {
+    return -1;
+  }
+  for (int k = 1; k <= need; ++k) {
+    if (i + k >= s.size()) return -k;
+    const auto b = static_cast<unsigned char>(s[i + k]);
+    if (b < lo || b > hi) return -k;
+    lo = 0x80, hi = 0xBF;
+  }
+  return need + 1;
+}
+
+bool is_valid_utf8(std::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    const int n = utf8_sequence(s, i);
+    if (n < 0) return false;
+    i += n;
+  }
+  return true;
+}
+
+// `s` with every ill-formed part replaced by U+FFFD ("lossy" decoding, as the reference decoders do).
+std::string utf8_lossy(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size();) {
+    const int n = utf8_sequence(s, i);
+    if (n > 0) {
+      out.append(s.substr(i, n));
+      i += n;
+    } else {
+      out += "\xEF\xBF\xBD";
+      i += -n;
+    }
+  }
+  return out;
+}
+
+// Decodes the code point at s[i] (s must be valid UTF-8) and advances i past it.
+uint32_t next_cp(std::string_view s, size_t& i) {
+  const auto b0 = static_cast<unsigned char>(s[i]);
+  if (b0 < 0x80) {
+    ++i;
+    return b0;
+  }
+  const int n = b0 >= 0xF0 ? 4 : b0 >= 0xE0 ? 3 : 2;
+  uint32_t cp = b0 & (0x7F >> n);
+  for (int k = 1; k < n; ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
+  i += n;
+  return cp;
+}
+
+// Byte length of the UTF-8 character starting with byte `b0` (valid input).
+int utf8_char_len(unsigned char b0) { return b0 < 0x80 ? 1 : b0 >= 0xF0 ? 4 : b0 >= 0xE0 ? 3 : 2; }
+
+// Rust's char::is_whitespace (Unicode White_Space), which lstrip/rstrip of added tokens use.
+bool is_unicode_whitespace(uint32_t c) {
+  return (c >= 0x09 && c <= 0x0D) || c == 0x20 || c == 0x85 || c == 0xA0 || c == 0x1680 ||
+         (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// NFC (canonical decomposition, canonical ordering, canonical composition) on the tables generated from Python's
+// unicodedata into unicode_nfc_table.h; Hangul syllables are computed. Complete for the Unicode version of the table.
+
+constexpr uint32_t kSBase = 0xAC00, kLBase = 0x1100, kVBase = 0x1161, kTBase = 0x11A7;
+constexpr uint32_t kLCount = 19, kVCount = 21, kTCount = 28, kNCount = kVCount * kTCount, kSCount = kLCount * kNCount;
+
+uint8_t combining_class(uint32_t cp) {
+  if (cp < 0x300) return 0;
+  const auto& t = nfc_table::kCcc;
+  auto it = std::upper_bound(std::begin(t), std::end(t), cp, [](uint32_t c, const auto& r) { return c < r.first; });
+  if (it == std::begin(t)) return 0;
+  --it;
+  return cp <= it->last ? it->ccc : 0;
+}
+
+void decompose(uint32_t cp, std::u32string& out) {
+  if (cp >= kSBase && cp < kSBase + kSCount) {
+    const uint32_t s = cp - kSBase;
+    out += kLBase + s / kNCount;
+    out += kVBase + (s % kNCount) / kTCount;
+    if (s % kTCount) out += kTBase + s % kTCount;
+    return;
+  }
+  if (cp >= 0xC0) {
+    const auto& t = nfc_table::kDecomp;
+    auto it = std::lower_bound(std::begin(t), std::end(t), cp, [](const auto& d, uint32_t c) { return d.cp < c; });
+    if (it != std::end(t) && it->cp == cp) {
+      decompose(it->first, out);
+      if (it->second) decompose(it->second, out);
+      return;
+    }
+  }
+  out += cp;
+}
+
+// The primary composite of (a, b), or 0.
+uint32_t compose_pair(uint32_t a, uint32_t b) {
+  if (a >= kLBase && a < kLBase + kLCount && b >= kVBase && b < kVBase + kVCount)
+    return kSBase + ((a - kLBase) * kVCount + (b - kVBase)) * kTCount;
+  if (a >= kSBase && a < kSBase + kSCount && (a - kSBase) % kTCount == 0 && b > kTBase && b < kTBase + kTCount)
+    return a + (b - kTBase);
+  const auto& t = nfc_table::kComp;
+  auto it = std::lower_bound(std::begin(t), std::end(t), std::pair{a, b}, [](const auto& c, const auto& key) {
+    return c.first != key.first ? c.first < key.first : c.second < key.second;
+  });
+  return it != std::end(t) && it->first == a && it->second == b ? it->composite : 0;
+}
+
+// NFC of valid UTF-8 `s`. Text whose code points are all below U+0300 is returned unchanged: nothing there
+// decomposes into something that recomposes differently (all combining marks and Hangul jamo lie above).
+std::string nfc(std::string_view s) {
+  bool fast = true;
+  for (size_t i = 0; i < s.size() && fast;) fast = next_cp(s, i) < 0x300;
+  if (fast) return std::string(s);
+  std::u32string d;
+  for (size_t i = 0; i < s.size();) decompose(next_cp(s, i), d);
+  // Canonical ordering: stable sort of each run of non-starters by combining class (runs are short).
+  for (size_t i = 1; i < d.size(); ++i) {
+    const uint8_t c = combining_class(d[i]);
+    if (c == 0) continue;
+    size_t j = i;
+    while (j > 0 && combining_class(d[j - 1]) > c) {
+      std::swap(d[j], d[j - 1]);
+      --j;
+    }
+  }
+  // Canonical composition: a character combines with the last starter unless a character in between has a
+  // combining class >= its own (blocked); class 256 marks "no starter yet".
+  if (!d.empty()) {
+    size_t starter = 0, kept = 1;
+    int last_class = combining_class(d[0]) ? 256 : 0;
+    for (size_t i = 1; i < d.size(); ++i) {
+      const uint32_t ch = d[i];
+      const int cls = combining_class(ch);
+      const uint32_t comp = last_class == 256 ? 0 : compose_pair(d[starter], ch);
+      if (comp && (last_class < cls || last_class == 0)) {
+        d[starter] = comp;
+        continue;
+      }
+      if (cls == 0) starter = kept;
+      last_class = cls;
+      d[kept++] = ch;
+    }
+    d.resize(kept);
+  }
+  std::string out;
+  out.reserve(s.size());
+  for (uint32_t cp : d) append_utf8(out, cp);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// GPT-2 byte <-> character table: printable bytes map to themselves, the 68 others to U+0100.. in byte order, so
+// that every byte string becomes printable text without spaces.
+
+struct ByteLevelTable {
+  std::array<std::string, 256> byte_to_str;
+  std::unordered_map<uint32_t, uint8_t> cp_to_byte;
+  ByteLevelTable() {
+    uint32_t next = 0x100;
+    for (int b = 0; b < 256; ++b) {
+      const bool same = (b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
+      const uint32_t cp = same ? b : next++;
+      append_utf8(byte_to_str[b], cp);
+      cp_to_byte[cp] = static_cast<uint8_t>(b);
+    }
+  }
+};
+
+const ByteLevelTable& byte_level_table() {
+  static const ByteLevelTable table;
+  return table;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// PCRE2 regex over valid UTF-8 with Unicode properties (\p{L}, \s), JIT-compiled when the platform allows.
+
+const char* const kGpt2Pattern = R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
+const char* const kLlama3Pattern =
+    R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+const char* const kQwen2Pattern =
+    R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+
+class Regex {
+ public:
+  // Compiles `pattern`; `where` (file and key) goes into the error message when PCRE2 rejects it.
+  Regex(const std::string& pattern, const std::string& where) {
+    int err = 0;
+    PCRE2_SIZE offset = 0;
+    code_ = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(), PCRE2_UTF | PCRE2_UCP, &err,
+                          &offset, nullptr);
+    if (!code_) {
+      std::array<PCRE2_UCHAR, 256> buf{};
+      pcre2_get_error_message(err, buf.data(), buf.size());
+      PTQ_FAIL("{}: regex '{}' does not compile (at offset {}): {}", where, pattern, offset,
+               reinterpret_cast<const char*>(buf.data()));
+    }
+    // JIT is an optimisation only: interpretation gives the same matches when it is unavailable.
+    pcre2_jit_compile(code_, PCRE2_JIT_COMPLETE);
+  }
+  ~Regex() { pcre2_code_free(code_); }
+  Regex(const Regex&) = delete;
+  Regex& operator=(const Regex&) = delete;
+
+  // Calls fn(begin, end) for each non-empty match in valid UTF-8 `s`, left to right, non-overlapping. Empty matches
+  // are skipped (the splitters drop empty pieces anyway).
+  void for_each_match(std::string_view s, const std::function<void(size_t, size_t)>& fn) const {
+    // Per-thread match state: encode() is const and may run on several threads; a JIT stack larger than the 32 KiB
+    // default keeps long whitespace runs (the backtracking \s+(?!\S)) from failing.
+    struct State {
+      pcre2_match_data* md = pcre2_match_data_create(8, nullptr);
+      pcre2_jit_stack* stack = pcre2_jit_stack_create(32 * 1024, 16 * 1024 * 1024, nullptr);
+      pcre2_match_context* ctx = pcre2_match_context_create(nullptr);
+      State() { pcre2_jit_stack_assign(ctx, nullptr, stack); }
+      ~State() {
+        pcre2_match_context_free(ctx);
+        pcre2_jit_stack_free(stack);
+        pcre2_match_data_free(md);
+      }
+    };
+    thread_local State st;
+    const auto* subject = reinterpret_cast<PCRE2_SPTR>(s.data());
+    size_t pos = 0;
+    while (pos <= s.size()) {
+      // NO_UTF_CHECK: the text was validated once; checking it at every call would make splitting quadratic.
+      const int rc = pcre2_match(code_, subject, s.size(), pos, PCRE2_NO_UTF_CHECK, st.md, st.ctx);
+      if (rc == PCRE2_ERROR_NOMATCH) break;
+      PTQ_ASSERT(rc > 0, "pcre2_match failed with code {}", rc);
+      const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(st.md);
+      if (ov[1] == ov[0]) {
+        if (ov[0] >= s.size()) break;
+        pos = ov[0] + utf8_char_len(static_cast<unsigned char>(s[ov[0]]));
+        continue;
+      }
+      fn(ov[0], ov[1]);
+      pos = ov[1];
+    }
+  }
+
+ private:
+  pcre2_code* code_ = nullptr;
+};
+
+// ---------------------------------------------------------------------------------------------------------------
+// Components
+
+struct StrHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+using StrMap = std::unordered_map<std::string, int32_t, StrHash, std::equal_to<>>;
+
+// Replaces every non-overlapping occurrence of `from` (literal, or regex when `re` is set) in `s` by `to`.
+std::string replace_all(std::string_view s, const std::string& from, const Regex* re, const std::string& to) {
+  std::string out;
+  size_t last = 0;
+  if (re) {
+    re->for_each_match(s, [&](size_t b, size_t e) {
+      out.append(s.substr(last, b - last));
+      out += to;
+      last = e;
+    });
+  } else if (!from.empty()) {
+    for (size_t p = s.find(from); p != std::string_view::npos; p = s.find(from, last)) {
+      out.append(s.substr(last, p - last));
+      out += to;
+      last = p + from.size();
+    }
+  }
+  out.append(s.substr(last));
+  return out;
+}
+
+struct NormStep {
+  enum Kind { kNfc, kPrepend, kReplace } kind;
+  std::string a{}, b{};            // Prepend: a; Replace: a (literal pattern) -> b
+  std::shared_ptr<Regex> regex{};  // Replace with a Regex pattern
+};
+
+enum class SplitBehavior { kIsolated, kRemoved };
+enum class PrependScheme { kFirst, kAlways, kNever };
+
+struct PreStep {
+  enum Kind { kSplit, kByteLevel, kMetaspace } kind;
+  std::shared_ptr<Regex> regex{};  // Split (String patterns are compiled as escaped regexes); ByteLevel with use_regex
+  SplitBehavior behavior = SplitBehavior::kIsolated;
+  bool add_prefix_space = false;  // ByteLevel
+  std::string replacement{};      // Metaspace
+  PrependScheme prepend = PrependScheme::kAlways;
+  bool split = false;  // Metaspace: split before each replacement character
+};
+
+struct DecStep {
+  enum Kind { kByteLevel, kReplace, kByteFallback, kFuse, kStrip, kMetaspace } kind;
+  std::string a{}, b{};  // Replace: a -> b; Strip: a = content character; Metaspace: a = replacement
+  int start = 0, stop = 0;
+  PrependScheme prepend = PrependScheme::kAlways;
+};
+
+// A piece of text during pre-tokenization; at_start: it begins at offset 0 of the input (Metaspace "first").
+struct Piece {
+  std::string text;
+  bool at_start;
+};
+
+// Added-token matcher: a byte trie giving leftmost-longest non-overlapping matches (what the reference's
+// Aho-Corasick with LeftmostLongest yields), then single_word filtering and lstrip/rstrip widening.
+class AddedMatcher {
+ public:
+  void add(const HfAddedToken& t) {
+    if (t.content.empty()) return;
+    int node = 0;
+    for (unsigned char c : t.content) {
+      int next = child(node, c);
+      if (next < 0) {
+        next = static_cast<int>(nodes_.size());
+        nodes_[node].children.emplace_back(c, next);
+        nodes_.emplace_back();
+      }
+      node = next;
+    }
+    nodes_[node].token = static_cast<int>(tokens_.size());
+    tokens_.push_back(t);
+  }
+  bool empty() const { return tokens_.empty(); }
+
+  struct Segment {
+    size_t begin, end;
+    int32_t id;  // -1: plain text for the model
+  };
+  // Splits `s` into plain and added-token segments (empty plain segments omitted).
+  std::vector<Segment> split(std::string_view s, const Regex& word_char) const {
+    std::vector<Segment> added;
+    size_t prev_stop = 0;
+    for (size_t i = 0; i < s.size();) {
+      int node = 0, best = -1;
+      size_t best_end = 0;
+      for (size_t j = i; j < s.size(); ++j) {
+        node = child(node, static_cast<unsigned char>(s[j]));
+        if (node < 0) break;
+        if (nodes_[node].token >= 0) best = nodes_[node].token, best_end = j + 1;
+      }
+      if (best < 0) {
+        ++i;
+        continue;
+      }
+      const HfAddedToken& t = tokens_[best];
+      size_t start = i, stop = best_end;
+      i = best_end;
+      if (t.single_word && (ends_with_word(s.substr(0, start), word_char) ||
+                            starts_with_word(s.substr(stop), word_char)))
+        continue;
+      if (t.lstrip) {
+        size_t b = start;
+        while (b > prev_stop) {
+          size_t k = b - 1;
+          while (k > 0 && (static_cast<unsigned char>(s[k]) & 0xC0) == 0x80) --k;
+          size_t kk = k;
+          if (!is_unicode_whitespace(next_cp(s, kk))) break;
+          b = k;
+        }
+        start = b;
+      }
+      if (t.rstrip) {
+        while (stop < s.size()) {
+          size_t k = stop;
+          if (!is_unicode_whitespace(next_cp(s, k))) break;
+          stop = k;
+        }
+        i = stop;
+      }
+      added.push_back({start, stop, t.id});
+      prev_stop = stop;
+    }
+    std::vector<Segment> out;
+    size_t last = 0;
+    for (const auto& a : added) {
+      if (a.begin > last) out.push_back({last, a.begin, -1});
+      out.push_back(a);
+      last = a.end;
+    }
+    if (last < s.size()) out.push_back({last, s.size(), -1});
+    return out;
+  }
+
+ private:
+  struct Node {
+    std::vector<std::pair<unsigned char, int>> children;
+    int token = -1;
+  };
+  int child(int node, unsigned char c) const {
+    for (const auto& [k, v] : nodes_[node].children)
+      if (k == c) return v;
+    return -1;
+  }
+  static bool ends_with_word(std::string_view s, const Regex& word_char) {
+    if (s.empty()) return false;
+    size_t k = s.size() - 1;
+    while (k > 0 && (static_cast<unsigned char>(s[k]) & 0xC0) == 0x80) --k;
+    return starts_with_word(s.substr(k), word_char);
+  }
+  static bool starts_with_word(std::string_view s, const Regex& word_char) {
+    if (s.empty()) return false;
+    const auto one = s.substr(0, utf8_char_len(static_cast<unsigned char>(s[0])));
+    bool hit = false;
+    word_char.for_each_match(one, [&](size_t, size_t) { hit = true; });
+    return hit;
+  }
+
+  std::vector<Node> nodes_{1};
+  std::vector<HfAddedToken> tokens_;
+};
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------------------------
+
+struct HfBpeTokenizer::Impl {
+  std::string origin;  // file (or other source) named in errors
+
+  std::vector<NormStep> normalizer;
+  std::vector<PreStep> pre;
+  bool has_decoder = false;
+  std::vector<DecStep> decoder;
+
+  // BPE model
+  StrMap vocab;                                // token -> id
+  std::vector<std::string> id_to_vocab;        // id -> token ("" for holes)
+  std::vector<bool> id_in_vocab;
+  std::unordered_map<uint64_t, std::pair<int32_t, int32_t>> merges;  // (left id << 32 | right id) -> (rank, merged id)
+  bool ignore_merges = false, byte_fallback = false, fuse_unk = false;
+  std::optional<int32_t> unk_id;
+  std::array<int32_t, 256> byte_ids{};  // <0xHH> ids for byte fallback, -1 when missing
+
+  // Added tokens
+  std::vector<HfAddedToken> added;
+  std::unordered_map<int32_t, size_t> added_by_id;
+  StrMap added_by_content;
+  AddedMatcher raw_matcher, normalized_matcher;
+  std::unique_ptr<Regex> word_char;  // single_word boundaries: Rust's char::is_alphanumeric
+
+  std::optional<int32_t> bos, eos;
+  int64_t n_ids = 0;
+
+  // Per-piece cache: natural text repeats its words, and merging is the costly part.
+  mutable std::mutex cache_mu;
+  mutable std::unordered_map<std::string, std::vector<int32_t>, StrHash, std::equal_to<>> cache;
+
+  void set_vocab(std::vector<std::pair<std::string, int32_t>> entries);
+  void add_merge(const std::string& a, const std::string& b, int32_t rank, const std::string& where);
+  void finish();
+
+  std::string normalize(std::string_view s) const;
+  std::vector<Piece> pre_tokenize(std::string s, bool at_start) const;
+  void bpe(std::string_view piece, std::vector<int32_t>& out) const;
+  void bpe_uncached(std::string_view piece, std::vector<int32_t>& out) const;
+  void encode_plain(std::string_view s, bool at_start, std::vector<int32_t>& out) const;
+};
+
+// Takes the model vocabulary as (token, id) pairs; ids may leave holes.
+void HfBpeTokenizer::Impl::set_vocab(std::vector<std::pair<std::string, int32_t>> entries) {
+  int32_t max_id = -1;
+  for (const auto& [tok, id] : entries) {
+    PTQ_CHECK(id >= 0, "{}: model.vocab: token '{}' has negative id {}", origin, tok, id);
+    max_id = std::max(max_id, id);
+  }
+  id_to_vocab.assign(max_id + 1, std::string());
+  id_in_vocab.assign(max_id + 1, false);
+  vocab.reserve(entries.size() * 2);
+  for (auto& [tok, id] : entries) {
+    id_to_vocab[id] = tok;
+    id_in_vocab[id] = true;
+    vocab.emplace(std::move(tok), id);
+  }
+}
+
+// Registers merge (a, b) with `rank`; a, b and a+b must be vocabulary tokens. A repeated pair keeps the later rank.
+void HfBpeTokenizer::Impl::add_merge(const std::string& a, const std::string& b, int32_t rank,
+                                     const std::string& where) {
+  auto ia = vocab.find(a), ib = vocab.find(b);
+  PTQ_CHECK(ia != vocab.end(), "{}: {}: token '{}' is not in model.vocab", origin, where, a);
+  PTQ_CHECK(ib != vocab.end(), "{}: {}: token '{}' is not in model.vocab", origin, where, b);
+  auto im = vocab.find(a + b);
+  PTQ_CHECK(im != vocab.end(), "{}: {}: merged token '{}' is not in model.vocab", origin, where, a + b);
+  merges[(static_cast<uint64_t>(ia->second) << 32) | static_cast<uint32_t>(ib->second)] = {rank, im->second};
+}
+
+// Derived tables once vocabulary, merges and added tokens are set.
+void HfBpeTokenizer::Impl::finish() {
+  for (int b = 0; b < 256; ++b) {
+    auto it = vocab.find(fmt::format("<0x{:02X}>", b));
+    byte_ids[b] = it == vocab.end() ? -1 : it->second;
+  }
+  n_ids = static_cast<int64_t>(id_to_vocab.size());
+  word_char = std::make_unique<Regex>(R"(^[\p{Alphabetic}\p{N}])", origin);
+  for (size_t i = 0; i < added.size(); ++i) {
+    const auto& t = added[i];
+    PTQ_CHECK(t.id >= 0, "{}: added_tokens: '{}' has negative id {}", origin, t.content, t.id);
+    added_by_id[t.id] = i;
+    added_by_content[t.content] = t.id;
+    (t.normalized ? normalized_matcher : raw_matcher).add(t);
+    n_ids = std::max<int64_t>(n_ids, t.id + 1);
+  }
+  if (bos) PTQ_CHECK(*bos >= 0 && *bos < n_ids, "{}: BOS id {} is outside the vocabulary", origin, *bos);
+  if (eos) PTQ_CHECK(*eos >= 0 && *eos < n_ids, "{}: EOS id {} is outside the vocabulary", origin, *eos);
+}
+
+std::string HfBpeTokenizer::Impl::normalize(std::string_view s) const {
+  std::string t(s);
+  for (const auto& n : normalizer) {
+    switch (n.kind) {
+      case NormStep::kNfc:
+        t = nfc(t);
+        break;
+      case NormStep::kPrepend:
+        // The reference prepends to non-empty text only.
+        if (!t.empty()) t = n.a + t;
+        break;
+      case NormStep::kReplace:
+        t = replace_all(t, n.a, n.regex.get(), n.b);
+        break;
+    }
+  }
+  return t;
+}
+
+std::vector<Piece> HfBpeTokenizer::Impl::pre_tokenize(std::string s, bool at_start) const {
+  std::vector<Piece> pieces;
+  pieces.push_back({std::move(s), at_start});
+  const auto& bl = byte_level_table();
+  for (const auto& p : pre) {
+    std::vector<Piece> next;
+    // Splits every piece by `re` into matches and gaps; Isolated keeps both, Removed only the gaps.
+    auto split_by = [&](const Regex& re, SplitBehavior behavior, std::vector<Piece>& in) {
+      std::vector<Piece> out;
+      for (auto& piece : in) {
+        size_t last = 0;
+        const std::string_view text = piece.text;
+        auto emit = [&](size_t b, size_t e) {
+          if (e > b) out.push_back({std::string(text.substr(b, e - b)), piece.at_start && b == 0});
+        };
+        re.for_each_match(text, [&](size_t b, size_t e) {
+          emit(last, b);
+          if (behavior == SplitBehavior::kIsolated) emit(b, e);
+          last = e;
+        });
+        emit(last, text.size());
+      }
+      in = std::move(out);
+    };
+    switch (p.kind) {
+      case PreStep::kSplit:
+        split_by(*p.regex, p.behavior, pieces);
+        break;
+      case PreStep::kByteLevel:
+        if (p.add_prefix_space)
+          for (auto& piece : pieces)
+            if (piece.text.empty() || piece.text[0] != ' ') piece.text.insert(0, " ");
+        if (p.regex) split_by(*p.regex, SplitBehavior::kIsolated, pieces);
+        for (auto& piece : pieces) {
+          std::string mapped;
+          mapped.reserve(piece.text.size() * 2);
+          for (unsigned char c : piece.text) mapped += bl.byte_to_str[c];
+          piece.text = std::move(mapped);
+        }
+        break;
+      case PreStep::kMetaspace:
+        for (auto& piece : pieces) {
+          piece.text = replace_all(piece.text, " ", nullptr, p.replacement);
+          const bool has = piece.text.compare(0, p.replacement.size(), p.replacement) == 0;
+          if (!has && (p.prepend == PrependScheme::kAlways || (p.prepend == PrependScheme::kFirst && piece.at_start)))
+            piece.text.insert(0, p.replacement);
+        }
+        if (p.split) {
+          // Each replacement character starts a new piece (MergedWithNext).
+          for (auto& piece : pieces) {
+            size_t b = 0;
+            for (size_t k = piece.text.find(p.replacement, 1); k != std::string::npos;
+                 k = piece.text.find(p.replacement, k + 1)) {
+              next.push_back({piece.text.substr(b, k - b), piece.at_start && b == 0});
+              b = k;
+            }
+            next.push_back({piece.text.substr(b), piece.at_start && b == 0});
+          }
+          pieces = std::move(next);
+        }
+        break;
+    }
+  }
+  return pieces;
+}
+
+// BPE on one pre-token piece, appending its ids to `out`.
+void HfBpeTokenizer::Impl::bpe(std::string_view piece, std::vector<int32_t>& out) const {
+  if (piece.empty()) return;
+  if (ignore_merges) {
+    // Llama 3: a piece that is itself a vocabulary token is emitted whole, even when merges would split it.
+    auto it = vocab.find(piece);
+    if (it != vocab.end()) {
+      out.push_back(it->second);
+      return;
+    }
+  }
+  constexpr size_t kMaxCachedPiece = 128, kMaxCacheEntries = 1 << 18;
+  const bool cacheable = piece.size() <= kMaxCachedPiece;
+  if (cacheable) {
+    std::lock_guard lock(cache_mu);
+    auto it = cache.find(piece);
+    if (it != cache.end()) {
+      out.insert(out.end(), it->second.begin(), it->second.end());
+      return;
+    }
+  }
+  std::vector<int32_t> ids;
+  bpe_uncached(piece, ids);
+  out.insert(out.end(), ids.begin(), ids.end());
+  if (cacheable) {
+    std::lock_guard lock(cache_mu);
+    if (cache.size() >= kMaxCacheEntries) cache.clear();  // bounded memory on endless distinct text
+    cache.emplace(std::string(piece), std::move(ids));
+  }
+}
+
+void HfBpeTokenizer::Impl::bpe_uncached(std::string_view piece, std::vector<int32_t>& out) const {
+  struct Sym {
+    int32_t id;
+    int prev, next;  // neighbours in the linked list of live symbols (-1: none)
+    bool alive;
+  };
+  std::vector<Sym> syms;
+  syms.reserve(piece.size());
+  auto push = [&](int32_t id) {
+    const int n = static_cast<int>(syms.size());
+    syms.push_back({id, n - 1, -1, true});
+    if (n > 0) syms[n - 1].next = n;
+  };
+  // One symbol per character; a character outside the vocabulary becomes its <0xHH> byte tokens (byte_fallback)
+  // or unk (consecutive unknowns fused into one with fuse_unk), and is dropped when there is neither (as the
+  // reference does).
+  bool pending_unk = false;
+  for (size_t i = 0; i < piece.size();) {
+    const size_t len = utf8_char_len(static_cast<unsigned char>(piece[i]));
+    const std::string_view ch = piece.substr(i, len);
+    i += len;
+    auto it = vocab.find(ch);
+    if (it != vocab.end()) {
+      if (pending_unk) push(*unk_id), pending_unk = false;
+      push(it->second);
+      continue;
+    }
+    if (byte_fallback && std::all_of(ch.begin(), ch.end(), [&](char c) { return byte_ids[uint8_t(c)] >= 0; })) {
+      if (pending_unk) push(*unk_id), pending_unk = false;
+      for (char c : ch) push(byte_ids[static_cast<uint8_t>(c)]);
+      continue;
+    }
+    if (!unk_id) continue;
+    if (pending_unk && !fuse_unk) push(*unk_id);
+    pending_unk = true;
+  }
+  if (pending_unk) push(*unk_id);
+  if (syms.size() > 1 && !merges.empty()) {
+    // Repeatedly merge the live adjacent pair of lowest rank, leftmost first. Queue entries record the pair they
+    // were made for and are skipped when a neighbouring merge changed it since.
+    struct Cand {
+      int32_t rank;
+      int pos;  // left symbol index; symbol indices keep text order, so smaller = further left
+      int right;
+      int32_t left_id, right_id, merged;
+      bool operator>(const Cand& o) const { return rank != o.rank ? rank > o.rank : pos > o.pos; }
+    };
+    std::priority_queue<Cand, std::vector<Cand>, std::greater<>> queue;
+    auto consider = [&](int l) {
+      if (l < 0) return;
+      const int r = syms[l].next;
+      if (r < 0) return;
+      auto it = merges.find((static_cast<uint64_t>(syms[l].id) << 32) | static_cast<uint32_t>(syms[r].id));
+      if (it != merges.end()) queue.push({it->second.first, l, r, syms[l].id, syms[r].id, it->second.second});
+    };
+    for (int i = 0; i + 1 < static_cast<int>(syms.size()); ++i) consider(i);
+    while (!queue.empty()) {
+      const Cand c = queue.top();
+      queue.pop();
+      Sym& l = syms[c.pos];
+      if (!l.alive || l.next != c.right || l.id != c.left_id || syms[c.right].id != c.right_id) continue;
+      Sym& r = syms[c.right];
+      l.id = c.merged;
+      l.next = r.next;
+      if (r.next >= 0) syms[r.next].prev = c.pos;
+      r.alive = false;
+      consider(l.prev);
+      consider(c.pos);
+    }
+  }
+  for (const auto& s : syms)
+    if (s.alive) out.push_back(s.id);
+}
+
+// Normalizer, normalized added tokens, pre-tokenizer and model on text that holds no raw-matched added token.
+void HfBpeTokenizer::Impl::encode_plain(std::string_view s, bool at_start, std::vector<int32_t>& out) const {
+  const std::string normalized = normalize(s);
+  auto model = [&](std::string_view part, bool part_at_start) {
+    for (const auto& piece : pre_tokenize(std::string(part), part_at_start)) bpe(piece.text, out);
+  };
+  if (normalized_matcher.empty()) {
+    model(normalized, at_start);
+    return;
+  }
+  for (const auto& seg : normalized_matcher.split(normalized, *word_char)) {
+    if (seg.id >= 0)
+      out.push_back(seg.id);
+    else
+      model(std::string_view(normalized).substr(seg.begin, seg.end - seg.begin), at_start && seg.begin == 0);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// tokenizer.json reading
+
+namespace {
+
+// Error prefix naming the file, as in "tokenizer.json '/x/tokenizer.json'".
+std::string file_label(const std::string& path) { return fmt::format("tokenizer.json '{}'", path); }
+
+std::string read_file(const std::string& path, const std::string& label) {
+  std::ifstream f(path, std::ios::binary);
+  PTQ_CHECK(f.good(), "{}: cannot open the file", label);
+  std::ostringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+json parse_json(const std::string& text, const std::string& label) {
+  try {
+    return json::parse(text);
+  } catch (const json::parse_error& e) {
+    PTQ_FAIL("{}: malformed JSON: {}", label, e.what());
+  }
+}
+
+// Typed member access; errors name the key path.
+const json* member(const json& j, const char* key) {
+  auto it = j.find(key);
+  return it == j.end() || it->is_null() ? nullptr : &*it;
+}
+std::string get_string(const json& j, const char* key, const std::string& where, const std::string& label) {
+  const json* v = member(j, key);
+  PTQ_CHECK(v && v->is_string(), "{}: {}.{} must be a string", label, where, key);
+  return v->get<std::string>();
+}
+bool get_bool(const json& j, const char* key, bool def, const std::string& where, const std::string& label) {
+  const json* v = member(j, key);
+  if (!v) return def;
+  PTQ_CHECK(v->is_boolean(), "{}: {}.{} must be true or false", label, where, key);
+  return v->get<bool>();
+}
+int get_int(const json& j, const char* key, int def, const std::string& where, const std::string& label) {
+  const json* v = member(j, key);
+  if (!v) return def;
+  PTQ_CHECK(v->is_number_integer(), "{}: {}.{} must be an integer", label, where, key);
+  return v->get<int>();
+}
+// Single-code-point string (Metaspace replacement, Strip content).
+std::string get_char(const json& j, const char* key, const std::string& where, const std::string& label) {
+  std::string s = get_string(j, key, where, label);
+  PTQ_CHECK(!s.empty() && is_valid_utf8(s) && static_cast<size_t>(utf8_char_len(s[0])) == s.size(),
+            "{}: {}.{} must be one character, got '{}'", label, where, key, s);
+  return s;
+}
+
+// A {"String": s} or {"Regex": r} pattern: literal (regex empty) or compiled regex.
+std::pair<std::string, std::shared_ptr<Regex>> get_pattern(const json& j, const std::string& where,
+                                                           const std::string& label) {
+  const json* p = member(j, "pattern");
+  PTQ_CHECK(p && p->is_object(), "{}: {}.pattern must be {{\"String\": ...}} or {{\"Regex\": ...}}", label, where);
+  if (const json* s = member(*p, "String")) {
+    PTQ_CHECK(s->is_string(), "{}: {}.pattern.String must be a string", label, where);
+    return {s->get<std::string>(), nullptr};
+  }
+  const json* r = member(*p, "Regex");
+  PTQ_CHECK(r && r->is_string(), "{}: {}.pattern must be {{\"String\": ...}} or {{\"Regex\": ...}}", label, where);
+  return {std::string(), std::make_shared<Regex>(r->get<std::string>(), label + ": " + where + ".pattern.Regex")};
+}
+
+// Quotes regex metacharacters so a String pattern can run on the regex splitter.
+std::string regex_quote(const std::string& s) { return "\\Q" + s + "\\E"; }
+
+PrependScheme get_prepend_scheme(const json& j, const std::string& where, const std::string& label) {
+  if (const json* v = member(j, "prepend_scheme")) {
+    PTQ_CHECK(v->is_string(), "{}: {}.prepend_scheme must be a string", label, where);
+    const std::string s = v->get<std::string>();
+    if (s == "first") return PrependScheme::kFirst;
+    if (s == "always") return PrependScheme::kAlways;
+    if (s == "never") return PrependScheme::kNever;
+    PTQ_FAIL("{}: {}.prepend_scheme '{}' is not supported (first, always, never)", label, where, s);
+  }
+  // Files from before prepend_scheme: add_prefix_space true = always, false = never.
+  return get_bool(j, "add_prefix_space", true, where, label) ? PrependScheme::kAlways : PrependScheme::kNever;
+}
+
+void parse_normalizer(const json& j, const std::string& where, const std::string& label, std::vector<NormStep>& out) {
+  if (j.is_null()) return;
+  PTQ_CHECK(j.is_object(), "{}: {} must be an object or null", label, where);
+  const std::string type = get_string(j, "type", where, label);
+  if (type == "Sequence") {
+    const json* list = member(j, "normalizers");
+    PTQ_CHECK(list && list->is_array(), "{}: {}.normalizers must be a list", label, where);
+    for (size_t i = 0; i < list->size(); ++i)
+      parse_normalizer((*list)[i], fmt::format("{}.normalizers[{}]", where, i), label, out);
+  } else if (type == "NFC") {
+    out.push_back({NormStep::kNfc, {}, {}, nullptr});
+  } else if (type == "Prepend") {
+    out.push_back({NormStep::kPrepend, get_string(j, "prepend", where, label), {}, nullptr});
+  } else if (type == "Replace") {
+    auto [lit, re] = get_pattern(j, where, label);
+    out.push_back({NormStep::kReplace, lit, get_string(j, "content", where, label), re});
+  } else {
+    PTQ_FAIL("{}: {}.type '{}' is not supported (NFC, Prepend, Replace, Sequence)", label, where, type);
+  }
+}
+
+void parse_pre_tokenizer(const json& j, const std::string& where, const std::string& label, std::vector<PreStep>& out) {
+  if (j.is_null()) return;
+  PTQ_CHECK(j.is_object(), "{}: {} must be an object or null", label, where);
+  const std::string type = get_string(j, "type", where, label);
+  if (type == "Sequence") {
+    const json* list = member(j, "pretokenizers");
+    PTQ_CHECK(list && list->is_array(), "{}: {}.pretokenizers must be a list", label, where);
+    for (size_t i = 0; i < list->size(); ++i)
+      parse_pre_tokenizer((*list)[i], fmt::format("{}.pretokenizers[{}]", where, i), label, out);
+  } else if (type == "Split") {
+    PreStep s{PreStep::kSplit};
+    auto [lit, re] = get_pattern(j, where, label);
+    s.regex = re ? re : std::make_shared<Regex>(regex_quote(lit), label + ": " + where + ".pattern.String");
+    const std::string behavior = get_string(j, "behavior", where, label);
+    if (behavior == "Isolated")
+      s.behavior = SplitBehavior::kIsolated;
+    else if (behavior == "Removed")
+      s.behavior = SplitBehavior::kRemoved;
+    else
+      PTQ_FAIL("{}: {}.behavior '{}' is not supported (Isolated, Removed)", label, where, behavior);
+    PTQ_CHECK(!get_bool(j, "invert", false, where, label), "{}: {}.invert true is not supported", label, where);
+    out.push_back(std::move(s));
+  } else if (type == "ByteLevel") {
+    PreStep s{PreStep::kByteLevel};
+    s.add_prefix_space = get_bool(j, "add_prefix_space", false, where, label);
+    if (get_bool(j, "use_regex", true, where, label)) s.regex = std::make_shared<Regex>(kGpt2Pattern, label);
+    out.push_back(std::move(s));
+  } else if (type == "Metaspace") {
+    PreStep s{PreStep::kMetaspace};
+    s.replacement = get_char(j, "replacement", where, label);
+    s.prepend = get_prepend_scheme(j, where, label);
+    s.split = get_bool(j, "split", true, where, label);
+    out.push_back(std::move(s));
+  } else {
+    PTQ_FAIL("{}: {}.type '{}' is not supported (ByteLevel, Split, Metaspace, Sequence)", label, where, type);
+  }
+}
+
+void parse_decoder(const json& j, const std::string& where, const std::string& label, std::vector<DecStep>& out) {
+  PTQ_CHECK(j.is_object(), "{}: {} must be an object or null", label, where);
+  const std::string type = get_string(j, "type", where, label);
+  if (type == "Sequence") {
+    const json* list = member(j, "decoders");
+    PTQ_CHECK(list && list->is_array(), "{}: {}.decoders must be a list", label, where);
+    for (size_t i = 0; i < list->size(); ++i)
+      parse_decoder((*list)[i], fmt::format("{}.decoders[{}]", where, i), label, out);
+  } else if (type == "ByteLevel") {
+    out.push_back({DecStep::kByteLevel});
+  } else if (type == "Replace") {
+    auto [lit, re] = get_pattern(j, where, label);
+    PTQ_CHECK(!re, "{}: {}.pattern: only String patterns are supported in decoders", label, where);
+    out.push_back({DecStep::kReplace, lit, get_string(j, "content", where, label)});
+  } else if (type == "ByteFallback") {
+    out.push_back({DecStep::kByteFallback});
+  } else if (type == "Fuse") {
+    out.push_back({DecStep::kFuse});
+  } else if (type == "Strip") {
+    DecStep s{DecStep::kStrip, get_char(j, "content", where, label)};
+    s.start = get_int(j, "start", 0, where, label);
+    s.stop = get_int(j, "stop", 0, where, label);
+    out.push_back(std::move(s));
+  } else if (type == "Metaspace") {
+    DecStep s{DecStep::kMetaspace, get_char(j, "replacement", where, label)};
+    s.prepend = get_prepend_scheme(j, where, label);
+    out.push_back(std::move(s));
+  } else {
+    PTQ_FAIL("{}: {}.type '{}' is not supported (ByteLevel, Replace, ByteFallback, Fuse, Strip, Metaspace, Sequence)",
+             label, where, type);
+  }
+}
+
+// The BOS the post-processor's template puts first: TemplateProcessing.single[0] = {"SpecialToken": {"id": name}}
+// with special_tokens[name].ids[0]; searched inside a Sequence too.
+std::optional<int32_t> template_bos(const json& pp, const std::string& label) {
+  if (!pp.is_object()) return std::nullopt;
+  const std::string type = pp.value("type", "");
+  if (type == "Sequence") {
+    if (const json* list = member(pp, "processors"); list && list->is_array())
+      for (const auto& p : *list)
+        if (auto b = template_bos(p, label)) return b;
+    return std::nullopt;
+  }
+  if (type != "TemplateProcessing") return std::nullopt;
+  const json* single = member(pp, "single");
+  if (!single || !single->is_array() || single->empty()) return std::nullopt;
+  const json* st = member((*single)[0], "SpecialToken");
+  if (!st) return std::nullopt;
+  const std::string name = st->value("id", "");
+  const json* specials = member(pp, "special_tokens");
+  PTQ_CHECK(specials && specials->contains(name) && (*specials)[name].contains("ids") &&
+                (*specials)[name]["ids"].is_array() && !(*specials)[name]["ids"].empty(),
+            "{}: post_processor.special_tokens has no ids for '{}'", label, name);
+  return (*specials)[name]["ids"][0].get<int32_t>();
+}
+
+// bos_token / eos_token of a tokenizer_config.json: a string, or an object with "content" (AddedToken form).
+std::optional<std::string> config_token(const json& cfg, const char* key, const std::string& label) {
+  const json* v = member(cfg, key);
+  if (!v) return std::nullopt;
+  if (v->is_string()) return v->get<std::string>();
+  PTQ_CHECK(v->is_object() && v->contains("content") && (*v)["content"].is_string(),
+            "{}: {} must be a string, an object with \"content\", or null", label, key);
+  return (*v)["content"].get<std::string>();
+}
+
+}  // namespace
+
+HfBpeTokenizer::HfBpeTokenizer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+HfBpeTokenizer::~HfBpeTokenizer() = default;
+
+std::unique_ptr<HfBpeTokenizer> HfBpeTokenizer::from_file(const std::string& path) {
+  const std::string label = file_label(path);
+  PTQ_CHECK(std::filesystem::is_regular_file(path), "{}: no such file", label);
+  const json root = parse_json(read_file(path, label), label);
+  PTQ_CHECK(root.is_object(), "{}: the top level must be a JSON object", label);
+
+  auto impl = std::make_unique<Impl>();
+  impl->origin = label;
+
+  // Model
+  const json* model = member(root, "model");
+  PTQ_CHECK(model && model->is_object(), "{}: model is missing", label);
+  const std::string type = model->contains("type") ? get_string(*model, "type", "model", label) : "BPE";
+  PTQ_CHECK(type == "BPE", "{}: model.type '{}' is not supported (BPE only)", label, type);
+  if (const json* d = member(*model, "dropout"))
+    PTQ_CHECK(d->is_number() && d->get<double>() == 0.0, "{}: model.dropout is not supported (must be null)", label);
+  for (const char* key : {"continuing_subword_prefix", "end_of_word_suffix"}) {
+    const json* v = member(*model, key);
+    PTQ_CHECK(!v || (v->is_string() && v->get<std::string>().empty()),
+              "{}: model.{} is not supported (must be null or empty)", label, key);
+  }
+  const json* vocab = member(*model, "vocab");
+  PTQ_CHECK(vocab && vocab->is_object(), "{}: model.vocab must be an object mapping token to id", label);
+  {
+    std::vector<std::pair<std::string, int32_t>> entries;
+    entries.reserve(vocab->size());
+    for (auto it = vocab->begin(); it != vocab->end(); ++it) {
+      PTQ_CHECK(it.value().is_number_integer(), "{}: model.vocab['{}'] must be an integer id", label, it.key());
+      entries.emplace_back(it.key(), it.value().get<int32_t>());
+    }
+    impl->set_vocab(std::move(entries));
+  }
+  const json* merges = member(*model, "merges");
+  if (merges) {
+    PTQ_CHECK(merges->is_array(), "{}: model.merges must be a list", label);
+    impl->merges.reserve(merges->size() * 2);
+    int32_t rank = 0;
+    for (size_t i = 0; i < merges->size(); ++i) {
+      const json& m = (*merges)[i];
+      if (m.is_string()) {
+        const auto& s = m.get_ref<const std::string&>();
+        if (s.rfind("#version", 0) == 0) continue;
+        const size_t sp = s.find(' ');
+        PTQ_CHECK(sp != std::string::npos && s.find(' ', sp + 1) == std::string::npos,
+                  "{}: model.merges[{}] '{}' must be two tokens separated by one space", label, i, s);
+        impl->add_merge(s.substr(0, sp), s.substr(sp + 1), rank++, fmt::format("model.merges[{}]", i));
+      } else {
+        PTQ_CHECK(m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string(),
+                  "{}: model.merges[{}] must be \"a b\" or [\"a\", \"b\"]", label, i);
+        impl->add_merge(m[0].get<std::string>(), m[1].get<std::string>(), rank++, fmt::format("model.merges[{}]", i));
+      }
+    }
+  }
+  impl->ignore_merges = get_bool(*model, "ignore_merges", false, "model", label);
+  impl->byte_fallback = get_bool(*model, "byte_fallback", false, "model", label);
+  impl->fuse_unk = get_bool(*model, "fuse_unk", false, "model", label);
+  if (member(*model, "unk_token")) {
+    const std::string unk = get_string(*model, "unk_token", "model", label);
+    auto it = impl->vocab.find(unk);
+    PTQ_CHECK(it != impl->vocab.end(), "{}: model.unk_token '{}' is not in model.vocab", label, unk);
+    impl->unk_id = it->second;
+  }
+
+  // Added tokens
+  if (const json* added = member(root, "added_tokens")) {
+    PTQ_CHECK(added->is_array(), "{}: added_tokens must be a list", label);
+    for (size_t i = 0; i < added->size(); ++i) {
+      const json& a = (*added)[i];
+      const std::string where = fmt::format("added_tokens[{}]", i);
+      PTQ_CHECK(a.is_object() && a.contains("id") && a["id"].is_number_integer(), "{}: {}.id must be an integer",
+                label, where);
+      HfAddedToken t;
+      t.id = a["id"].get<int32_t>();
+      t.content = get_string(a, "content", where, label);
+      t.special = get_bool(a, "special", false, where, label);
+      t.lstrip = get_bool(a, "lstrip", false, where, label);
+      t.rstrip = get_bool(a, "rstrip", false, where, label);
+      t.single_word = get_bool(a, "single_word", false, where, label);
+      // The reference's default: special tokens are matched raw, others normalized.
+      t.normalized = get_bool(a, "normalized", !t.special, where, label);
+      impl->added.push_back(std::move(t));
+    }
+  }
+
+  // Pipeline components
+  if (const json* n = member(root, "normalizer")) parse_normalizer(*n, "normalizer", label, impl->normalizer);
+  if (const json* p = member(root, "pre_tokenizer")) parse_pre_tokenizer(*p, "pre_tokenizer", label, impl->pre);
+  if (const json* d = member(root, "decoder")) {
+    impl->has_decoder = true;
+    parse_decoder(*d, "decoder", label, impl->decoder);
+  }
+
+  // BOS / EOS: the post-processor's template first, then tokenizer_config.json beside the file.
+  if (const json* pp = member(root, "post_processor")) impl->bos = template_bos(*pp, label);
+  const auto config_path = std::filesystem::path(path).parent_path() / "tokenizer_config.json";
+  auto lookup = [&](const std::string& tok) -> std::optional<int32_t> {
+    for (const auto& a : impl->added)
+      if (a.content == tok) return a.id;
+    auto it = impl->vocab.find(tok);
+    return it == impl->vocab.end() ? std::nullopt : std::optional<int32_t>(it->second);
+  };
+  if (std::filesystem::is_regular_file(config_path)) {
+    const std::string clabel = fmt::format("tokenizer_config.json '{}'", config_path.string());
+    const json cfg = parse_json(read_file(config_path.string(), clabel), clabel);
+    PTQ_CHECK(cfg.is_object(), "{}: the top level must be a JSON object", clabel);
+    if (!impl->bos) {
+      if (auto tok = config_token(cfg, "bos_token", clabel)) {
+        impl->bos = lookup(*tok);
+        PTQ_CHECK(impl->bos, "{}: bos_token '{}' is not a token of {}", clabel, *tok, path);
+      }
+    }
+    if (auto tok = config_token(cfg, "eos_token", clabel)) {
+      impl->eos = lookup(*tok);
+      PTQ_CHECK(impl->eos, "{}: eos_token '{}' is not a token of {}", clabel, *tok, path);
+    }
+  }
+  impl->finish();
+  return std::unique_ptr<HfBpeTokenizer>(new HfBpeTokenizer(std::move(impl)));
+}
+
+std::unique_ptr<HfBpeTokenizer> HfBpeTokenizer::from_spec(const HfBpeSpec& spec, const std::string& origin) {
+  auto impl = std::make_unique<Impl>();
+  impl->origin = origin;
+  {
+    std::vector<std::pair<std::string, int32_t>> entries;
+    entries.reserve(spec.vocab.size());
+    for (size_t i = 0; i < spec.vocab.size(); ++i) entries.emplace_back(spec.vocab[i], static_cast<int32_t>(i));
+    impl->set_vocab(std::move(entries));
+  }
+  impl->merges.reserve(spec.merges.size() * 2);
+  for (size_t i = 0; i < spec.merges.size(); ++i)
+    impl->add_merge(spec.merges[i].first, spec.merges[i].second, static_cast<int32_t>(i), fmt::format("merges[{}]", i));
+  impl->ignore_merges = spec.ignore_merges;
+  impl->byte_fallback = spec.byte_fallback;
+  impl->fuse_unk = spec.fuse_unk;
+  if (spec.unk_token) {
+    auto it = impl->vocab.find(*spec.unk_token);
+    PTQ_CHECK(it != impl->vocab.end(), "{}: unk token '{}' is not in the vocabulary", origin, *spec.unk_token);
+    impl->unk_id = it->second;
+  }
+  impl->added = spec.added_tokens;
+
+  using N = HfBpeSpec::Normalizer;
+  using P = HfBpeSpec::PreTokenizer;
+  if (spec.normalizer == N::kNfc) impl->normalizer.push_back({NormStep::kNfc, {}, {}, nullptr});
+  if (spec.normalizer == N::kLlama2Legacy) {
+    impl->normalizer.push_back({NormStep::kPrepend, "\xE2\x96\x81", {}, nullptr});
+    impl->normalizer.push_back({NormStep::kReplace, " ", "\xE2\x96\x81", nullptr});
+  }
+  switch (spec.pre_tokenizer) {
+    case P::kNone:
+      break;
+    case P::kSplitByteLevel: {
+      PTQ_CHECK(!spec.split_regex.empty(), "{}: the split regex is empty", origin);
+      PreStep split{PreStep::kSplit};
+      split.regex = std::make_shared<Regex>(spec.split_regex, origin);
+      impl->pre.push_back(std::move(split));
+      impl->pre.push_back({PreStep::kByteLevel});
+      break;
+    }
+    case P::kByteLevel: {
+      PreStep bl{PreStep::kByteLevel};
+      bl.regex = std::make_shared<Regex>(kGpt2Pattern, origin);
+      impl->pre.push_back(std::move(bl));
+      break;
+    }
+    case P::kMetaspace: {
+      PreStep ms{PreStep::kMetaspace};
+      ms.replacement = "\xE2\x96\x81";
+      ms.prepend = PrependScheme::kFirst;
+      impl->pre.push_back(std::move(ms));
+      break;
+    }
+  }
+  // Decoders as the reference conversions write them.
+  impl->has_decoder = true;
+  if (spec.pre_tokenizer == P::kSplitByteLevel || spec.pre_tokenizer == P::kByteLevel) {
+    impl->decoder.push_back({DecStep::kByteLevel});
+  } else {
+    impl->decoder.push_back({DecStep::kReplace, "\xE2\x96\x81", " "});
+    if (spec.byte_fallback) impl->decoder.push_back({DecStep::kByteFallback});
+    impl->decoder.push_back({DecStep::kFuse});
+    if (spec.normalizer == N::kLlama2Legacy || spec.pre_tokenizer == P::kMetaspace)
+      impl->decoder.push_back({DecStep::kStrip, " ", {}, 1, 0});
+  }
+  impl->bos = spec.bos_id;
+  impl->eos = spec.eos_id;
+  impl->finish();
+  return std::unique_ptr<HfBpeTokenizer>(new HfBpeTokenizer(std::move(impl)));
+}
+
+std::string HfBpeTokenizer::gguf_pre_regex(const std::string& pre) {
+  if (pre == "gpt-2" || pre == "gpt2") return kGpt2Pattern;
+  if (pre == "llama-bpe" || pre == "llama3") return kLlama3Pattern;
+  if (pre == "qwen2") return kQwen2Pattern;
+  PTQ_FAIL("tokenizer.ggml.pre '{}' is not supported (gpt-2, llama-bpe, qwen2)", pre);
+}
+
+std::vector<int32_t> HfBpeTokenizer::encode(std::string_view text, bool add_bos) const {
+  const Impl& m = *impl_;
+  // The reference takes Unicode strings; ill-formed UTF-8 is read the way a lossy decoder reads it.
+  std::string repaired;
+  if (!is_valid_utf8(text)) {
+    repaired = utf8_lossy(text);
+    text = repaired;
+  }
+  std::vector<int32_t> out;
+  out.reserve(text.size() / 3 + 2);
+  if (add_bos && m.bos) out.push_back(*m.bos);
+  if (m.raw_matcher.empty()) {
+    m.encode_plain(text, true, out);
+    return out;
+  }
+  for (const auto& seg : m.raw_matcher.split(text, *m.word_char)) {
+    if (seg.id >= 0)
+      out.push_back(seg.id);
+    else
+      m.encode_plain(text.substr(seg.begin, seg.end - seg.begin), seg.begin == 0, out);
+  }
+  return out;
+}
+
+std::string HfBpeTokenizer::decode(const std::vector<int32_t>& ids) const {
+  const Impl& m = *impl_;
+  // Token texts; ids the tokenizer does not know (e.g. padding rows of an embedding) are skipped, as the reference
+  // does.
+  std::vector<std::string> toks;
+  toks.reserve(ids.size());
+  for (int32_t id : ids)
+    if (auto t = id_to_token(id)) toks.push_back(std::move(*t));
+  if (!m.has_decoder) {
+    std::string out;
+    for (size_t i = 0; i < toks.size(); ++i) out += (i ? " " : "") + toks[i];
+    return out;
+  }
+  const auto& bl = byte_level_table();
+  for (const auto& d : m.decoder) {
+    switch (d.kind) {
+      case DecStep::kByteLevel: {
+        // Bytes of all tokens joined, then lossy UTF-8; a token with a character outside the byte table contributes
+        // its own UTF-8 bytes.
+        std::string bytes;
+        for (const auto& t : toks) {
+          std::string tb;
+          bool all = true;
+          for (size_t i = 0; i < t.size() && all;) {
+            if (utf8_sequence(t, i) < 0) {
+              all = false;
+              break;
+            }
+            auto it = bl.cp_to_byte.find(next_cp(t, i));
+            if (it == bl.cp_to_byte.end())
+              all = false;
+            else
+              tb += static_cast<char>(it->second);
+          }
+          bytes += all ? tb : t;
+        }
+        toks.assign(1, utf8_lossy(bytes));
+        break;
+      }
+      case DecStep::kReplace:
+        for (auto& t : toks) t = replace_all(t, d.a, nullptr, d.b);
+        break;
+      case DecStep::kByteFallback: {
+        // Runs of <0xHH> tokens become their bytes when those form valid UTF-8, else one U+FFFD per byte.
+        std::vector<std::string> out;
+        std::string run;
+        size_t run_len = 0;
+        auto flush = [&] {
+          if (run_len == 0) return;
+          if (is_valid_utf8(run))
+            out.push_back(run);
+          else
+            for (size_t k = 0; k < run_len; ++k) out.emplace_back("\xEF\xBF\xBD");
+          run.clear();
+          run_len = 0;
+        };
+        for (auto& t : toks) {
+          unsigned v = 0;
+          if (t.size() == 6 && t.compare(0, 3, "<0x") == 0 && t[5] == '>' && std::isxdigit(uint8_t(t[3])) &&
+              std::isxdigit(uint8_t(t[4]))) {
+            v = std::stoul(t.substr(3, 2), nullptr, 16);
+            run += static_cast<char>(v);
+            ++run_len;
+          } else {
+            flush();
+            out.push_back(std::move(t));
+          }
+        }
+        flush();
+        toks = std::move(out);
+        break;
+      }
+      case DecStep::kFuse: {
+        std::string all;
+        for (const auto& t : toks) all += t;
+        toks.assign(1, std::move(all));
+        break;
+      }
+      case DecStep::kStrip:
+        // Up to `start` leading and `stop` trailing copies of the content character, per token.
+        for (auto& t : toks) {
+          std::string_view v = t;
+          for (int k = 0; k < d.start && v.substr(0, d.a.size()) == d.a; ++k) v.remove_prefix(d.a.size());
+          for (int k = 0; k < d.stop && v.size() >= d.a.size() && v.substr(v.size() - d.a.size()) == d.a; ++k)
+            v.remove_suffix(d.a.size());
+          t = std::string(v);
+        }
+        break;
+      case DecStep::kMetaspace:
+        // The replacement becomes a space; in the first token the reference drops it instead (the prefix it added).
+        for (size_t i = 0; i < toks.size(); ++i)
+          toks[i] = replace_all(toks[i], d.a, nullptr, i == 0 && d.prepend != PrependScheme::kNever ? "" : " ");
+        break;
+    }
+  }
+  std::string out;
+  for (const auto& t : toks) out += t;
+  return out;
+}
+
+int64_t HfBpeTokenizer::vocab_size() const { return impl_->n_ids; }
+std::optional<int32_t> HfBpeTokenizer::bos_id() const { return impl_->bos; }
+std::optional<int32_t> HfBpeTokenizer::eos_id() const { return impl_->eos; }
+
+std::optional<std::string> HfBpeTokenizer::id_to_token(int32_t id) const {
+  const Impl& m = *impl_;
+  if (auto it = m.added_by_id.find(id); it != m.added_by_id.end()) return m.added[it->second].content;
+  if (id >= 0 && static_cast<size_t>(id) < m.id_in_vocab.size() && m.id_in_vocab[id]) return m.id_to_vocab[id];
+  return std::nullopt;
+}
+
+std::optional<int32_t> HfBpeTokenizer::token_to_id(std::string_view token) const {
+  const Impl& m = *impl_;
+  if (auto it = m.added_by_content.find(token); it != m.added_by_content.end()) return it->second;
+  if (auto it = m.vocab.find(token); it != m.vocab.end()) return it->second;
+  return std::nullopt;
+}
+
+}  // namespace ptq
