@@ -87,9 +87,9 @@ std::vector<VocabCase> read_vocab_tests(const std::string& name) {
 }
 
 std::string ids_str(const std::vector<int32_t>& ids) {
-  std::string s;
-  for (int32_t id : ids) s += (s.empty() ? "" : " ") + std::to_string(id);
-  return s;
+  std::ostringstream s;
+  for (size_t i = 0; i < ids.size(); ++i) s << (i ? " " : "") << ids[i];
+  return s.str();
 }
 
 void check_vocab_tests(const Tokenizer& tok, const std::string& name) {
