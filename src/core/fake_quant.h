@@ -49,6 +49,14 @@ std::vector<int64_t> range_shape(const QuantSpec& spec, int64_t numel, int64_t c
 // Q(x) = dequant(quant(x)). x: any floating dtype, any shape with at least one dimension; returns x's shape and dtype.
 at::Tensor fake_quantize(const at::Tensor& x, const QuantSpec& spec, const std::optional<ClipFactors>& clip = {});
 
+// In-place Q(x) (what RTN applies to a weight); same values as fake_quantize. Returns x.
+at::Tensor& fake_quantize_(at::Tensor& x, const QuantSpec& spec, const std::optional<ClipFactors>& clip = {});
+
+// Tests only: route CPU tensors through the tensor-op path instead of the fused loop (thread-local switch), so the
+// two can be compared bit for bit.
+bool fake_quant_reference_mode();
+void set_fake_quant_reference_mode(bool on);
+
 // Integer codes, scales and zeros of x (same grid as fake_quantize). dequantize(quantize(x)) equals
 // fake_quantize(x) bit for bit.
 QuantizedTensor quantize(const at::Tensor& x, const QuantSpec& spec, const std::optional<ClipFactors>& clip = {});

@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 
 #include "core/error.h"
+#include "model/tokenizer_hf.h"
 #include "model/tokenizer_score_bpe.h"
 
 namespace ptq {
@@ -110,9 +111,56 @@ at::Tensor GgufCheckpoint::load(const std::string& name) const {
 
 std::unique_ptr<Tokenizer> GgufCheckpoint::tokenizer() const { return gguf_tokenizer(file_); }
 
+namespace {
+
+// tokenizer.ggml.model "gpt2": a byte-level BPE vocabulary with merges; tokenizer.ggml.pre names the pre-tokenizer.
+std::unique_ptr<Tokenizer> gguf_bpe_tokenizer(const GgufFile& f) {
+  const auto& tokens = f.metadata()["tokenizer.ggml.tokens"];
+  const auto& merges = f.metadata()["tokenizer.ggml.merges"];
+  PTQ_CHECK(tokens.is_array() && !tokens.empty(), "{}: metadata key 'tokenizer.ggml.tokens' missing or empty",
+            f.path());
+  PTQ_CHECK(merges.is_array(), "{}: metadata key 'tokenizer.ggml.merges' missing", f.path());
+  HfBpeSpec spec;
+  spec.vocab.reserve(tokens.size());
+  for (const auto& t : tokens) spec.vocab.push_back(t.get<std::string>());
+  for (const auto& m : merges) {
+    const std::string s = m.get<std::string>();
+    const size_t sp = s.find(' ');
+    PTQ_CHECK(sp != std::string::npos, "{}: tokenizer.ggml.merges entry '{}' is not 'a b'", f.path(), s);
+    spec.merges.emplace_back(s.substr(0, sp), s.substr(sp + 1));
+  }
+  if (f.has_key("tokenizer.ggml.token_type")) {
+    const auto& ty = f.metadata()["tokenizer.ggml.token_type"];
+    PTQ_CHECK(ty.size() == tokens.size(), "{}: tokenizer.ggml.token_type has {} entries for {} tokens", f.path(),
+              ty.size(), tokens.size());
+    // Control (3) and user-defined (4) tokens are matched whole in the text, like tokenizer.json's added tokens.
+    for (size_t i = 0; i < ty.size(); ++i)
+      if (ty[i].get<int>() == 3 || ty[i].get<int>() == 4)
+        spec.added_tokens.push_back({static_cast<int32_t>(i), spec.vocab[i], ty[i].get<int>() == 3});
+  }
+  const std::string pre = f.has_key("tokenizer.ggml.pre") ? f.get_string("tokenizer.ggml.pre") : "gpt-2";
+  if (pre == "gpt-2" || pre == "default") {
+    spec.pre_tokenizer = HfBpeSpec::PreTokenizer::kByteLevel;
+  } else {
+    spec.pre_tokenizer = HfBpeSpec::PreTokenizer::kSplitByteLevel;
+    spec.split_regex = with_context(f.path() + ": tokenizer.ggml.pre",
+                                    [&] { return HfBpeTokenizer::gguf_pre_regex(pre); });
+  }
+  if (pre == "qwen2") spec.normalizer = HfBpeSpec::Normalizer::kNfc;
+  if (pre == "llama-bpe" || pre == "llama3") spec.ignore_merges = true;
+  if (f.has_key("tokenizer.ggml.bos_token_id"))
+    spec.bos_id = static_cast<int32_t>(f.get_int("tokenizer.ggml.bos_token_id"));
+  if (f.has_key("tokenizer.ggml.eos_token_id"))
+    spec.eos_id = static_cast<int32_t>(f.get_int("tokenizer.ggml.eos_token_id"));
+  return HfBpeTokenizer::from_spec(spec, f.path());
+}
+
+}  // namespace
+
 std::unique_ptr<Tokenizer> gguf_tokenizer(const GgufFile& f) {
   const std::string model = f.get_string("tokenizer.ggml.model");
-  PTQ_CHECK(model == "llama", "{}: tokenizer.ggml.model '{}' is not supported yet (llama)", f.path(), model);
+  if (model == "gpt2") return gguf_bpe_tokenizer(f);
+  PTQ_CHECK(model == "llama", "{}: tokenizer.ggml.model '{}' is not supported (llama, gpt2)", f.path(), model);
   const auto& tokens = f.metadata()["tokenizer.ggml.tokens"];
   PTQ_CHECK(tokens.is_array() && !tokens.empty(), "{}: metadata key 'tokenizer.ggml.tokens' missing or empty",
             f.path());

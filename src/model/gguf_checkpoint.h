@@ -33,7 +33,8 @@ class GgufCheckpoint : public Checkpoint {
   std::map<std::string, std::string> hf_to_gguf_;
 };
 
-// Tokenizer stored in GGUF metadata (tokenizer.ggml.*): "llama" (sentencepiece vocabulary with scores). Throws
+// Tokenizer stored in GGUF metadata (tokenizer.ggml.*): "llama" (sentencepiece vocabulary with scores) or "gpt2"
+// (byte-level BPE with merges; tokenizer.ggml.pre picks the pre-tokenizer). Throws
 // naming the file and key when absent or of another model type.
 std::unique_ptr<Tokenizer> gguf_tokenizer(const GgufFile& f);
 

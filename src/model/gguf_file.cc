@@ -144,7 +144,8 @@ GgufFile GgufFile::open(const std::string& path) {
             path, alignment);
   g.data_start_ = (r.pos() + alignment - 1) / alignment * alignment;
   const uint64_t size = g.file_->size();
-  PTQ_CHECK(g.data_start_ <= size, "{}: truncated GGUF file: no data section", path);
+  // A vocabulary-only file (no tensors) may end right after its metadata, before the alignment padding.
+  PTQ_CHECK(g.tensors_.empty() || g.data_start_ <= size, "{}: truncated GGUF file: no data section", path);
   for (const auto& t : g.tensors_) {
     PTQ_CHECK(t.offset % alignment == 0, "{}: tensor '{}' offset {} is not aligned to {}", path, t.name, t.offset,
               alignment);

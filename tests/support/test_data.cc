@@ -24,6 +24,12 @@ std::string data_path(const std::string& relative) {
   return p;
 }
 
+std::string fixture_path(const std::string& relative) {
+  std::string p = std::string(PTQ_SOURCE_DIR) + "/tests/fixtures/" + relative;
+  PTQ_CHECK(std::filesystem::exists(p), "test fixture '{}' not found", p);
+  return p;
+}
+
 std::string ptq_bin() {
   const char* env = std::getenv("PTQ_BIN");
   PTQ_CHECK(env && *env, "PTQ_BIN is not set (run the test through ctest)");

@@ -9,6 +9,8 @@ namespace ptq::test {
 std::string data_dir();
 // data_dir() + "/" + relative; fails the calling test's setup (throws) when the file is missing.
 std::string data_path(const std::string& relative);
+// PTQ_SOURCE_DIR + "/tests/fixtures/" + relative (small fixtures kept in the source tree); throws when missing.
+std::string fixture_path(const std::string& relative);
 // The ptq executable under test ($PTQ_BIN, set by ctest).
 std::string ptq_bin();
 

@@ -179,6 +179,47 @@ TEST(FakeQuant, DequantizedCodesEqualFakeQuantBitForBit) {
       }
 }
 
+TEST(FakeQuant, FusedCpuPathMatchesTensorOps) {
+  at::manual_seed(10);
+  for (auto dtype : {at::kFloat, at::kHalf, at::kBFloat16})
+    for (int bits : {2, 3, 4, 8})
+      for (const QuantSpec& s : all_specs(bits, 48)) {
+        at::Tensor x = heavy_tailed({24, 100}).to(dtype);
+        at::Tensor up = at::rand(range_shape(s, x.numel(), x.size(-1))) * 0.5 + 0.5;
+        std::optional<ClipFactors> clip = ClipFactors{up, s.symmetric ? at::Tensor() : up.flip(0)};
+        at::Tensor fused = fake_quantize(x, s, clip);
+        set_fake_quant_reference_mode(true);
+        at::Tensor reference = fake_quantize(x, s, clip);
+        set_fake_quant_reference_mode(false);
+        EXPECT_TRUE(at::equal(fused, reference)) << s.describe() << " " << c10::toString(dtype);
+      }
+  // Tiny clip factors push x / scale far beyond 2^22, where the fused rounding shortcut is inexact: the clamp must
+  // still give the same values.
+  at::Tensor x = at::randn({8, 64});
+  for (const QuantSpec& s : all_specs(4, 32)) {
+    at::Tensor up = at::full(range_shape(s, x.numel(), x.size(-1)), 1e-7f);
+    std::optional<ClipFactors> clip = ClipFactors{up, s.symmetric ? at::Tensor() : up};
+    at::Tensor fused = fake_quantize(x, s, clip);
+    set_fake_quant_reference_mode(true);
+    at::Tensor reference = fake_quantize(x, s, clip);
+    set_fake_quant_reference_mode(false);
+    EXPECT_TRUE(at::equal(fused, reference)) << s.describe() << " with clip 1e-7";
+  }
+}
+
+TEST(FakeQuant, InPlaceEqualsOutOfPlace) {
+  at::manual_seed(11);
+  for (auto shape : std::vector<std::vector<int64_t>>{{16, 128}, {5, 172}})
+    for (auto dtype : {at::kFloat, at::kHalf})
+      for (const QuantSpec& s : all_specs(3, 64)) {
+        at::Tensor x = heavy_tailed(shape).to(dtype);
+        at::Tensor expected = fake_quantize(x, s);
+        at::Tensor y = x.clone();
+        fake_quantize_(y, s);
+        EXPECT_TRUE(at::equal(y, expected)) << s.describe();
+      }
+}
+
 TEST(FakeQuant, ClipFactorsOfOneChangeNothing) {
   at::manual_seed(8);
   at::Tensor x = at::randn({6, 128});

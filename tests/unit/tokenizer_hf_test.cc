@@ -15,6 +15,7 @@
 
 #include "core/error.h"
 #include "support/test_data.h"
+#include "support/vocab_tests.h"
 
 namespace ptq {
 namespace {
@@ -59,59 +60,9 @@ const HfBpeTokenizer& by_name(const std::string& name) {
   return *t;
 }
 
-// llama.cpp's vocabulary tests: .inp holds the texts, each followed by "\n__ggml_vocab_test__\n"; .out one line of
-// space-separated ids per text (no BOS).
-struct VocabCase {
-  std::string text;
-  std::vector<int32_t> ids;
-};
-std::vector<VocabCase> read_vocab_tests(const std::string& name) {
-  const std::string inp = read_all(test::data_path("tokenizers/llama.cpp-vocab-tests/" + name + ".inp"));
-  const std::string out = read_all(test::data_path("tokenizers/llama.cpp-vocab-tests/" + name + ".out"));
-  const std::string sep = "\n__ggml_vocab_test__\n";
-  std::vector<VocabCase> cases;
-  for (size_t pos = 0;;) {
-    const size_t next = inp.find(sep, pos);
-    if (next == std::string::npos) break;
-    cases.push_back({inp.substr(pos, next - pos), {}});
-    pos = next + sep.size();
-  }
-  std::istringstream lines(out);
-  std::string line;
-  for (auto& c : cases) {
-    EXPECT_TRUE(std::getline(lines, line)) << name << ": fewer .out lines than tests";
-    std::istringstream ids(line);
-    for (int32_t id; ids >> id;) c.ids.push_back(id);
-  }
-  return cases;
-}
-
-std::string ids_str(const std::vector<int32_t>& ids) {
-  std::ostringstream s;
-  for (size_t i = 0; i < ids.size(); ++i) s << (i ? " " : "") << ids[i];
-  return s.str();
-}
-
 void check_vocab_tests(const Tokenizer& tok, const std::string& name) {
-  const auto cases = read_vocab_tests(name);
-  ASSERT_EQ(cases.size(), 46u) << name;
-  int pass = 0, round_trip = 0;
-  for (const auto& c : cases) {
-    const auto ids = tok.encode(c.text, false);
-    if (ids == c.ids)
-      ++pass;
-    else
-      ADD_FAILURE() << name << ": text '" << c.text << "'\n  got      " << ids_str(ids) << "\n  expected "
-                    << ids_str(c.ids);
-    // Byte-level BPE loses nothing: decoding gives the text back (Qwen's NFC changes none of these texts).
-    if (tok.decode(ids) == c.text)
-      ++round_trip;
-    else
-      ADD_FAILURE() << name << ": decode(encode(text)) != text for '" << c.text << "': '" << tok.decode(ids) << "'";
-  }
-  std::printf("[ info     ] %s: %d/%zu ids match, %d/%zu round trips\n", name.c_str(), pass, cases.size(),
-              round_trip, cases.size());
-  EXPECT_EQ(pass, 46);
+  // Byte-level BPE loses nothing: decoding gives the text back (Qwen's NFC changes none of these texts).
+  EXPECT_EQ(test::check_vocab_tests(tok, name, /*round_trip=*/true), 46);
 }
 
 TEST(HfBpeTokenizer, LlamaCppVocabTestsLlama3) { check_vocab_tests(llama3(), "ggml-vocab-llama-bpe.gguf"); }
@@ -130,8 +81,8 @@ TEST(HfBpeTokenizer, GoldenFromHfTokenizers) {
       if (ids == expected)
         ++ids_ok;
       else
-        ADD_FAILURE() << name << ": text '" << text << "'\n  got      " << ids_str(ids) << "\n  expected "
-                      << ids_str(expected);
+        ADD_FAILURE() << name << ": text '" << text << "'\n  got      " << test::ids_str(ids) << "\n  expected "
+                      << test::ids_str(expected);
       const std::string decoded = tok.decode(expected);
       if (decoded == row["decoded"].get<std::string>())
         ++decoded_ok;
