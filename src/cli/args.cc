@@ -66,6 +66,7 @@ bool Args::parse(const std::vector<std::string>& words) {
           value = words[++i];
         }
         values_[long_name(*o)] = value;
+        all_values_[long_name(*o)].push_back(value);
       }
       continue;
     }
@@ -78,6 +79,11 @@ bool Args::parse(const std::vector<std::string>& words) {
   PTQ_CHECK(positional_values_.size() <= positionals_.size(), "ptq {}: unexpected argument '{}'", command_,
             positional_values_[positionals_.size()]);
   return true;
+}
+
+std::vector<std::string> Args::get_all(const std::string& name) const {
+  auto it = all_values_.find(name);
+  return it == all_values_.end() ? std::vector<std::string>{} : it->second;
 }
 
 bool Args::flag(const std::string& name) const { return values_.count(name) > 0; }

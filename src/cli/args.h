@@ -36,6 +36,8 @@ class Args {
   std::optional<std::string> get(const std::string& name) const;
   std::string get_or(const std::string& name, const std::string& fallback) const;
   int get_int(const std::string& name) const;  // throws when absent or not an integer
+  // Every value given for a repeatable option, in order (e.g. --set a=1 --set b=2).
+  std::vector<std::string> get_all(const std::string& name) const;
   const std::vector<std::string>& positionals() const { return positional_values_; }
 
   std::string help() const;
@@ -46,7 +48,8 @@ class Args {
   std::string command_, summary_;
   std::vector<OptionDecl> options_;
   std::vector<PositionalDecl> positionals_;
-  std::map<std::string, std::string> values_;  // keyed by the long name
+  std::map<std::string, std::string> values_;  // keyed by the long name; the last value given
+  std::map<std::string, std::vector<std::string>> all_values_;
   std::vector<std::string> positional_values_;
 };
 

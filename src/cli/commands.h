@@ -11,6 +11,9 @@ namespace ptq::cli {
 int cmd_version(const std::vector<std::string>& words);
 int cmd_spec(const std::vector<std::string>& words);
 int cmd_generate(const std::vector<std::string>& words);
+int cmd_methods(const std::vector<std::string>& words);
+int cmd_run(const std::vector<std::string>& words);
+int cmd_eval(const std::vector<std::string>& words);
 
 struct Command {
   std::string_view name;
@@ -21,6 +24,9 @@ struct Command {
 inline constexpr Command kCommands[] = {
     {"version", "build commit, LibTorch, BLAS, threads, CUDA, measured fp32 GEMM rate", cmd_version},
     {"generate", "greedy continuation of a prompt (HF directory, llama2.c .bin or .gguf)", cmd_generate},
+    {"eval", "perplexity on a dataset (wikitext2, ptb, c4, tinystories, text) with its protocol", cmd_eval},
+    {"methods", "the registered quantization methods with their parameters and defaults", cmd_methods},
+    {"run", "one LLMC-style configuration end to end: calibrate, quantize, evaluate, save", cmd_run},
     {"spec", "parse a quantization scheme name (w4a16g128, w8a8, ...) and show its grids", cmd_spec},
 };
 

@@ -1,0 +1,238 @@
+#include "data/eval_text.h"
+
+#include <fmt/format.h>
+
+#include <array>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "core/error.h"
+
+namespace ptq {
+namespace {
+
+constexpr int64_t kC4Documents = 1100;
+constexpr int64_t kC4Windows = 256;
+
+std::string read_all(const std::string& path) {
+  PTQ_CHECK(!path.empty(), "no data file given (use --data-path FILE)");
+  PTQ_CHECK(std::filesystem::is_regular_file(path), "data file '{}' not found", path);
+  std::ifstream in(path, std::ios::binary);
+  PTQ_CHECK(in.good(), "cannot read data file '{}'", path);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  PTQ_CHECK(!in.bad(), "cannot read data file '{}'", path);
+  return ss.str();
+}
+
+bool is_ws(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == '\f' || c == '\v'; }
+
+std::string_view strip(std::string_view s) {
+  while (!s.empty() && is_ws(s.front())) s.remove_prefix(1);
+  while (!s.empty() && is_ws(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+// ---- sha256 (FIPS 180-4) ----
+constexpr std::array<uint32_t, 64> kK = {
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5, 0xd807aa98,
+    0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786,
+    0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8,
+    0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13,
+    0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819,
+    0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a,
+    0x5b9cca4f, 0x682e6ff3, 0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
+    0xc67178f2};
+
+inline uint32_t rotr(uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
+
+void sha256_block(std::array<uint32_t, 8>& h, const unsigned char* p) {
+  uint32_t w[64];
+  for (int i = 0; i < 16; ++i)
+    w[i] = (uint32_t(p[4 * i]) << 24) | (uint32_t(p[4 * i + 1]) << 16) | (uint32_t(p[4 * i + 2]) << 8) | p[4 * i + 3];
+  for (int i = 16; i < 64; ++i) {
+    const uint32_t s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3);
+    const uint32_t s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10);
+    w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+  }
+  uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], hh = h[7];
+  for (int i = 0; i < 64; ++i) {
+    const uint32_t t1 = hh + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) + kK[i] + w[i];
+    const uint32_t t2 = (rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
+    hh = g; g = f; f = e; e = d + t1; d = c; c = b; b = a; a = t1 + t2;
+  }
+  h[0] += a; h[1] += b; h[2] += c; h[3] += d; h[4] += e; h[5] += f; h[6] += g; h[7] += hh;
+}
+
+}  // namespace
+
+std::string sha256_hex(std::string_view bytes) {
+  std::array<uint32_t, 8> h = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+                               0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
+  const size_t n = bytes.size();
+  size_t off = 0;
+  for (; off + 64 <= n; off += 64) sha256_block(h, p + off);
+  unsigned char tail[128] = {0};
+  const size_t rem = n - off;
+  for (size_t i = 0; i < rem; ++i) tail[i] = p[off + i];
+  tail[rem] = 0x80;
+  const size_t tail_len = rem + 1 + 8 <= 64 ? 64 : 128;
+  const uint64_t bits = static_cast<uint64_t>(n) * 8;
+  for (int i = 0; i < 8; ++i) tail[tail_len - 1 - i] = static_cast<unsigned char>(bits >> (8 * i));
+  sha256_block(h, tail);
+  if (tail_len == 128) sha256_block(h, tail + 64);
+  std::string out;
+  out.reserve(64);
+  for (uint32_t v : h) out += fmt::format("{:08x}", v);
+  return out;
+}
+
+const std::vector<EvalDatasetInfo>& eval_datasets() {
+  static const std::vector<EvalDatasetInfo> v = {
+      {"wikitext2", "eval/wikitext-2-raw/wiki.test.raw",
+       "WikiText-2 raw test: the HF wikitext-2-raw-v1 test rows joined with \"\\n\\n\" (GPTQ, AWQ, OmniQuant, LLMC)"},
+      {"ptb", "eval/ptb/ptb.test.txt",
+       "Penn Treebank test (Mikolov's ptb.test.txt = HF ptb_text_only test): lines stripped, joined with \" \" "
+       "(GPTQ --new-eval 'ptb-new' = LLMC ptb; GPTQ's old 'ptb' used the validation split \"\\n\\n\"-joined, "
+       "not provided)"},
+      {"c4", "eval/c4/c4_validation_2k.jsonl",
+       "C4 'c4-new' rule of GPTQ --new-eval and LLMC: field \"text\" of the first 1100 documents joined with \" \", "
+       "first 256*seq_len tokens. The shipped file holds 2000 C4 validation documents of unstated origin, not "
+       "en/c4-validation.00000-of-00008, so numbers are not comparable with published C4 columns. The old GPTQ / "
+       "OmniQuant 'c4' rule (256 random windows from that shard, seed 0) cannot be reproduced with this sample"},
+      {"tinystories", "eval/tinystories/tinystories_valid_first1000.txt",
+       "TinyStories validation, first 1000 stories: split on <|endoftext|>, strip, drop empties, stories "
+       "first..last joined with \"\\n\\n\" (the stories260K fixture's rule; default all stories)"},
+      {"text", "", "a UTF-8 file exactly as it is (--data-path required)"},
+  };
+  return v;
+}
+
+std::string default_data_dir() {
+  const char* env = std::getenv("PTQ_DATA_DIR");
+  if (env != nullptr && *env != '\0') return env;
+#ifdef PTQ_DEFAULT_DATA_DIR
+  return PTQ_DEFAULT_DATA_DIR;
+#else
+  return "../shared/data";
+#endif
+}
+
+std::string wikitext_raw_to_gptq_join(std::string_view raw) {
+  std::string out;
+  out.reserve(raw.size() + raw.size() / 8);
+  bool first = true;
+  size_t pos = 0;
+  while (pos < raw.size()) {
+    size_t nl = raw.find('\n', pos);
+    const size_t end = nl == std::string_view::npos ? raw.size() : nl + 1;
+    std::string_view line = raw.substr(pos, end - pos);
+    pos = end;
+    if (!first) out += "\n\n";
+    first = false;
+    if (line != " \n") out.append(line);  // " \n" is how the raw layout writes an empty row
+  }
+  return out;
+}
+
+EvalText load_eval_text(const std::string& dataset, const EvalTextOptions& opt) {
+  const EvalDatasetInfo* info = nullptr;
+  for (const auto& d : eval_datasets())
+    if (d.name == dataset) info = &d;
+  if (info == nullptr) {
+    std::string names;
+    for (const auto& d : eval_datasets()) names += (names.empty() ? "" : ", ") + d.name;
+    PTQ_CHECK(false, "unknown dataset '{}' (known: {})", dataset, names);
+  }
+  EvalText r;
+  r.dataset = dataset;
+  if (!opt.data_path.empty()) {
+    r.path = opt.data_path;
+  } else {
+    PTQ_CHECK(!info->default_relative_path.empty(), "dataset '{}' needs a file (--data-path FILE)", dataset);
+    r.path = default_data_dir() + "/" + info->default_relative_path;
+  }
+  const std::string bytes = read_all(r.path);
+  r.file_sha256 = sha256_hex(bytes);
+
+  if (dataset == "text") {
+    r.text = bytes;
+    r.text_rule = "file bytes exactly as they are";
+  } else if (dataset == "wikitext2") {
+    PTQ_CHECK(bytes.find('\r') == std::string::npos,
+              "'{}': expected the LF raw layout of wiki.test.raw (found CR characters)", r.path);
+    r.text = wikitext_raw_to_gptq_join(bytes);
+    r.text_rule =
+        "wikitext-2-raw-v1 test rows (one per line of wiki.test.raw, a line \" \\n\" being an empty row) "
+        "joined with \"\\n\\n\" (GPTQ/AWQ/OmniQuant/LLMC)";
+  } else if (dataset == "ptb") {
+    std::string_view rest(bytes);
+    bool first = true;
+    while (!rest.empty()) {
+      size_t nl = rest.find('\n');
+      std::string_view line = rest.substr(0, nl);
+      rest = nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
+      if (!first) r.text += ' ';
+      first = false;
+      r.text.append(strip(line));
+    }
+    r.text_rule = "ptb test lines, each stripped, joined with \" \" (GPTQ ptb-new / LLMC ptb)";
+  } else if (dataset == "c4") {
+    std::string_view rest(bytes);
+    int64_t docs = 0, line_no = 0;
+    while (!rest.empty() && docs < kC4Documents) {
+      size_t nl = rest.find('\n');
+      std::string_view line = rest.substr(0, nl);
+      rest = nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
+      ++line_no;
+      if (strip(line).empty()) continue;
+      nlohmann::json j;
+      try {
+        j = nlohmann::json::parse(line);
+      } catch (const std::exception& e) {
+        PTQ_CHECK(false, "'{}' line {}: not JSON: {}", r.path, line_no, e.what());
+      }
+      PTQ_CHECK(j.is_object() && j.contains("text") && j["text"].is_string(), "'{}' line {}: no string field \"text\"",
+                r.path, line_no);
+      if (docs > 0) r.text += ' ';
+      r.text += j["text"].get<std::string>();
+      ++docs;
+    }
+    PTQ_CHECK(docs > 0, "'{}': no documents", r.path);
+    r.token_limit_windows = kC4Windows;
+    r.text_rule = fmt::format(
+        "c4-new (GPTQ --new-eval, LLMC): \"text\" of the first {} documents{} joined with \" \", truncated to the "
+        "first {}*seq_len tokens",
+        docs, docs < kC4Documents ? fmt::format(" (the file has fewer than {})", kC4Documents) : "", kC4Windows);
+  } else if (dataset == "tinystories") {
+    std::vector<std::string_view> stories;
+    const std::string_view sep = "<|endoftext|>";
+    std::string_view rest(bytes);
+    while (true) {
+      size_t p = rest.find(sep);
+      std::string_view piece = strip(rest.substr(0, p));
+      if (!piece.empty()) stories.push_back(piece);
+      if (p == std::string_view::npos) break;
+      rest = rest.substr(p + sep.size());
+    }
+    const int64_t n = static_cast<int64_t>(stories.size());
+    const int64_t first = opt.first_story, last = opt.last_story < 0 ? n - 1 : opt.last_story;
+    PTQ_CHECK(first >= 0 && first <= last && last < n, "tinystories: stories {}..{} out of range 0..{} in '{}'", first,
+              last, n - 1, r.path);
+    for (int64_t i = first; i <= last; ++i) {
+      if (i > first) r.text += "\n\n";
+      r.text.append(stories[i]);
+    }
+    r.text_rule = fmt::format(
+        "split on <|endoftext|>, strip, drop empties, stories {}..{} (of {}) joined with \"\\n\\n\"", first, last, n);
+  } else {
+    PTQ_ASSERT(false, "dataset '{}' listed but not handled", dataset);
+  }
+  return r;
+}
+
+}  // namespace ptq

@@ -1,0 +1,307 @@
+#include "experiment/run_config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
+
+#include "core/error.h"
+#include "methods/method.h"
+
+namespace ptq {
+
+namespace {
+
+// Reads one YAML mapping, tracking which keys were consumed so the rest can be reported as unknown.
+class Section {
+ public:
+  Section(const YAML::Node& node, std::string path, const std::string& file)
+      : node_(node), path_(std::move(path)), file_(file) {
+    PTQ_CHECK(!node_ || node_.IsNull() || node_.IsMap(), "{}: {} must be a mapping", file_, path_);
+  }
+  bool has(const std::string& key) const { return node_ && node_.IsMap() && node_[key] && !node_[key].IsNull(); }
+  std::string key_path(const std::string& key) const { return path_.empty() ? key : path_ + "." + key; }
+
+  template <class T>
+  T get(const std::string& key, T fallback) {
+    used_.push_back(key);
+    if (!has(key)) return fallback;
+    try {
+      return node_[key].as<T>();
+    } catch (const YAML::Exception&) {
+      PTQ_FAIL("{}: {}: cannot read '{}' as {}", file_, key_path(key), YAML::Dump(node_[key]), type_name<T>());
+    }
+  }
+  std::vector<std::string> get_list(const std::string& key, std::vector<std::string> fallback) {
+    used_.push_back(key);
+    if (!has(key)) return fallback;
+    const YAML::Node n = node_[key];
+    if (n.IsScalar()) return {n.as<std::string>()};
+    PTQ_CHECK(n.IsSequence(), "{}: {} must be a name or a list of names", file_, key_path(key));
+    std::vector<std::string> out;
+    for (const auto& v : n) out.push_back(v.as<std::string>());
+    return out;
+  }
+  Section sub(const std::string& key) {
+    used_.push_back(key);
+    return Section(has(key) ? node_[key] : YAML::Node(), key_path(key), file_);
+  }
+  YAML::Node raw(const std::string& key) {
+    used_.push_back(key);
+    return has(key) ? node_[key] : YAML::Node();
+  }
+  // Every key present must have been read.
+  void finish() const {
+    if (!node_ || !node_.IsMap()) return;
+    for (const auto& kv : node_) {
+      const std::string k = kv.first.as<std::string>();
+      if (std::find(used_.begin(), used_.end(), k) == used_.end()) {
+        std::string known;
+        for (const auto& u : used_) known += (known.empty() ? "" : ", ") + u;
+        PTQ_FAIL("{}: {}: unknown key (known here: {})", file_, key_path(k), known);
+      }
+    }
+  }
+
+ private:
+  template <class T>
+  static const char* type_name() {
+    if constexpr (std::is_same_v<T, bool>) return "true/false";
+    else if constexpr (std::is_integral_v<T>) return "an integer";
+    else if constexpr (std::is_floating_point_v<T>) return "a number";
+    else return "a string";
+  }
+  YAML::Node node_;
+  std::string path_;
+  const std::string& file_;
+  std::vector<std::string> used_;
+};
+
+nlohmann::json yaml_to_json(const YAML::Node& n) {
+  if (!n || n.IsNull()) return nullptr;
+  if (n.IsMap()) {
+    nlohmann::json j = nlohmann::json::object();
+    for (const auto& kv : n) j[kv.first.as<std::string>()] = yaml_to_json(kv.second);
+    return j;
+  }
+  if (n.IsSequence()) {
+    nlohmann::json j = nlohmann::json::array();
+    for (const auto& v : n) j.push_back(yaml_to_json(v));
+    return j;
+  }
+  const std::string s = n.Scalar();
+  if (n.Tag() == "!") return s;  // quoted
+  if (s == "true" || s == "True") return true;
+  if (s == "false" || s == "False") return false;
+  try {
+    size_t pos = 0;
+    const long long v = std::stoll(s, &pos);
+    if (pos == s.size()) return v;
+  } catch (...) {
+  }
+  try {
+    size_t pos = 0;
+    const double v = std::stod(s, &pos);
+    if (pos == s.size()) return v;
+  } catch (...) {
+  }
+  return s;
+}
+
+QuantSpec read_spec(Section s, const std::string& file, TensorRole role) {
+  QuantSpec q;
+  q.bits = s.get<int>("bit", 0);
+  PTQ_CHECK(s.has("symmetric"), "{}: {}: key 'symmetric' is required", file, s.key_path("symmetric"));
+  q.symmetric = s.get<bool>("symmetric", false);
+  const std::string gran = s.get<std::string>("granularity", role == TensorRole::kWeight ? "per_channel" : "per_token");
+  q.granularity = with_context(fmt::format("{}: {}", file, s.key_path("granularity")),
+                               [&] { return parse_granularity(gran); });
+  q.group_size = s.get<int64_t>("group_size", q.granularity == Granularity::kPerGroup ? -1 : 0);
+  if (q.granularity == Granularity::kPerGroup)
+    PTQ_CHECK(s.has("group_size"), "{}: {}: per_group needs group_size", file, s.key_path("group_size"));
+  const std::string algo = s.get<std::string>("calib_algo", "minmax");
+  PTQ_CHECK(algo == "minmax", "{}: {}: calib_algo '{}' is not supported yet (minmax)", file, s.key_path("calib_algo"),
+            algo);
+  s.get<bool>("ste", false);  // accepted: only meaningful for learned methods
+  s.finish();
+  with_context(fmt::format("{}: {}", file, s.key_path("")), [&] { q.validate(role); });
+  return q;
+}
+
+}  // namespace
+
+std::string method_id_from_llmc(const std::string& name) {
+  static const std::pair<const char*, const char*> kLlmc[] = {
+      {"RTN", "rtn"}, {"GPTQ", "gptq"}, {"Awq", "awq"}, {"AWQ", "awq"}, {"OmniQuant", "omniquant"}};
+  for (const auto& [llmc, id] : kLlmc)
+    if (name == llmc) return id;
+  return find_method(name).id.data();  // a ptq id, or an error listing them
+}
+
+void apply_override(YAML::Node& root, const std::string& assignment) {
+  const size_t eq = assignment.find('=');
+  PTQ_CHECK(eq != std::string::npos && eq > 0, "--set '{}': expected key.path=value", assignment);
+  const std::string path = assignment.substr(0, eq), value = assignment.substr(eq + 1);
+  std::vector<std::string> keys;
+  for (size_t start = 0;;) {
+    const size_t dot = path.find('.', start);
+    keys.push_back(path.substr(start, dot == std::string::npos ? std::string::npos : dot - start));
+    if (dot == std::string::npos) break;
+    start = dot + 1;
+  }
+  YAML::Node parsed;
+  try {
+    parsed = YAML::Load(value);
+  } catch (const YAML::Exception& e) {
+    PTQ_FAIL("--set '{}': the value is not valid YAML: {}", assignment, e.what());
+  }
+  // yaml-cpp nodes are handles: walk down by reassigning a handle to the child.
+  std::vector<YAML::Node> chain = {root};
+  for (size_t i = 0; i + 1 < keys.size(); ++i) {
+    PTQ_CHECK(!keys[i].empty(), "--set '{}': empty key in the path", assignment);
+    YAML::Node child = chain.back()[keys[i]];
+    if (!child.IsMap()) {
+      PTQ_CHECK(!child.IsDefined() || child.IsNull(), "--set '{}': '{}' is not a mapping", assignment, keys[i]);
+      chain.back()[keys[i]] = YAML::Node(YAML::NodeType::Map);
+      child = chain.back()[keys[i]];
+    }
+    chain.push_back(child);
+  }
+  chain.back()[keys.back()] = parsed;
+}
+
+RunConfig parse_run_config(const YAML::Node& root, const std::string& file) {
+  PTQ_CHECK(root.IsMap(), "{}: the configuration must be a mapping of sections", file);
+  RunConfig c;
+  c.source = file;
+  Section top(root, "", file);
+
+  Section base = top.sub("base");
+  c.seed = base.get<int64_t>("seed", 42);
+  base.finish();
+
+  Section model = top.sub("model");
+  c.model_type = model.get<std::string>("type", "");
+  c.model_path = model.get<std::string>("path", "");
+  PTQ_CHECK(!c.model_path.empty(), "{}: model.path is required", file);
+  c.tokenizer_path = model.get<std::string>("tokenizer", "");
+  c.dtype = model.get<std::string>("torch_dtype", "auto");
+  PTQ_CHECK(c.dtype == "auto" || c.dtype == "float32" || c.dtype == "float16" || c.dtype == "bfloat16",
+            "{}: model.torch_dtype: '{}' (auto, float32, float16, bfloat16)", file, c.dtype);
+  model.finish();
+
+  if (top.has("calib")) {
+    Section s = top.sub("calib");
+    CalibOptions o;
+    o.dataset = s.get<std::string>("name", "tinystories");
+    o.path = s.get<std::string>("path", "");
+    o.n_samples = s.get<int64_t>("n_samples", 128);
+    o.bs = s.get<int64_t>("bs", 1);
+    o.seq_len = s.get<int64_t>("seq_len", 512);
+    o.preproc = s.get<std::string>("preproc", "random_windows");
+    o.seed = static_cast<uint64_t>(s.get<int64_t>("seed", c.seed));
+    o.first_doc = s.get<int64_t>("first_doc", 0);
+    o.last_doc = s.get<int64_t>("last_doc", -1);
+    o.dump_path = s.get<std::string>("dump_path", "");
+    PTQ_CHECK(!s.get<bool>("download", false), "{}: calib.download: ptq reads local files only (set it to False and "
+                                               "give calib.path)", file);
+    s.finish();
+    c.calib = o;
+  } else {
+    top.sub("calib");
+  }
+
+  if (top.has("eval")) {
+    Section s = top.sub("eval");
+    EvalConfig e;
+    e.positions = s.get_list("eval_pos", e.positions);
+    for (const auto& p : e.positions)
+      PTQ_CHECK(p == "pretrain" || p == "fake_quant" || p == "transformed",
+                "{}: eval.eval_pos: '{}' (pretrain, transformed, fake_quant)", file, p);
+    e.datasets = s.get_list("name", {});
+    PTQ_CHECK(!e.datasets.empty(), "{}: eval.name is required", file);
+    e.path = s.get<std::string>("path", "");
+    e.seq_len = s.get<int64_t>("seq_len", 2048);
+    e.bs = s.get<int64_t>("bs", 1);
+    e.bos = s.get<bool>("bos", false);
+    e.max_windows = s.get<int64_t>("max_windows", 0);
+    e.first_doc = s.get<int64_t>("first_doc", 0);
+    e.last_doc = s.get<int64_t>("last_doc", -1);
+    PTQ_CHECK(!s.get<bool>("download", false), "{}: eval.download: ptq reads local files only", file);
+    s.get<bool>("inference_per_block", false);  // LLMC memory option; ptq evaluates whole models
+    s.finish();
+    c.eval = e;
+  } else {
+    top.sub("eval");
+  }
+
+  Section quant = top.sub("quant");
+  const std::string method = quant.get<std::string>("method", "");
+  PTQ_CHECK(!method.empty(), "{}: quant.method is required", file);
+  c.method = with_context(fmt::format("{}: quant.method", file), [&] { return method_id_from_llmc(method); });
+  PTQ_CHECK(quant.has("weight"), "{}: quant.weight is required", file);
+  c.scheme.weight = read_spec(quant.sub("weight"), file, TensorRole::kWeight);
+  if (quant.has("act")) c.scheme.act = read_spec(quant.sub("act"), file, TensorRole::kActivation);
+  else quant.sub("act");
+  c.special = yaml_to_json(quant.raw("special"));
+  if (c.special.is_null()) c.special = nlohmann::json::object();
+  c.quant_out = quant.get<bool>("quant_out", true);
+  quant.finish();
+  with_context(fmt::format("{}: quant.special", file), [&] {
+    const MethodInfo& info = find_method(c.method);
+    check_known_params(info, c.special);
+    info.make(c.special);  // validates types now, before anything is loaded
+  });
+
+  Section save = top.sub("save");
+  c.save_trans = save.get<bool>("save_trans", false);
+  c.save_fake = save.get<bool>("save_fake", false);
+  c.save_path = save.get<std::string>("save_path", "");
+  PTQ_CHECK(!(c.save_trans || c.save_fake) || !c.save_path.empty(), "{}: save.save_path is required to save", file);
+  save.finish();
+
+  Section p = top.sub("ptq");
+  c.threads = p.get<int>("threads", 0);
+  c.device = p.get<std::string>("device", "cpu");
+  p.finish();
+  top.finish();
+  return c;
+}
+
+RunConfig load_run_config(const std::string& file, const std::vector<std::string>& overrides) {
+  PTQ_CHECK(std::filesystem::is_regular_file(file), "{}: no such configuration file", file);
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(file);
+  } catch (const YAML::Exception& e) {
+    PTQ_FAIL("{}: not valid YAML: {}", file, e.what());
+  }
+  for (const auto& o : overrides) apply_override(root, o);
+  return parse_run_config(root, file);
+}
+
+nlohmann::json RunConfig::to_json() const {
+  nlohmann::json j = {{"source", source},
+                      {"seed", seed},
+                      {"model", {{"type", model_type}, {"path", model_path}, {"tokenizer", tokenizer_path},
+                                 {"torch_dtype", dtype}}},
+                      {"method", method},
+                      {"scheme", scheme.name()},
+                      {"weight", scheme.weight.describe()},
+                      {"act", scheme.act ? scheme.act->describe() : "none"},
+                      {"special", special},
+                      {"quant_out", quant_out},
+                      {"threads", threads},
+                      {"device", device}};
+  if (calib)
+    j["calib"] = {{"name", calib->dataset}, {"path", calib->path}, {"preproc", calib->preproc},
+                  {"n_samples", calib->n_samples}, {"seq_len", calib->seq_len}, {"bs", calib->bs},
+                  {"seed", calib->seed}, {"first_doc", calib->first_doc}, {"last_doc", calib->last_doc}};
+  if (eval)
+    j["eval"] = {{"eval_pos", eval->positions}, {"name", eval->datasets}, {"seq_len", eval->seq_len},
+                 {"bs", eval->bs}, {"bos", eval->bos}, {"max_windows", eval->max_windows}};
+  return j;
+}
+
+}  // namespace ptq

@@ -1,0 +1,73 @@
+// One LLMC-style run configuration (`ptq run --config FILE.yml`), parsed into typed structs once, at the edge.
+// Sections and keys follow LLMC's names so LLMC users bring their files:
+//   base:  seed
+//   model: type, path, torch_dtype (auto | float32 | float16 | bfloat16), tokenizer (ptq: overrides the checkpoint's)
+//   calib: name, path, n_samples, bs, seq_len, preproc, seed, download (must be false: ptq reads local files)
+//          ptq additions: first_doc, last_doc, dump_path
+//   eval:  eval_pos [pretrain, fake_quant], name (one or a list), path, seq_len, bs, download, inference_per_block
+//          ptq additions: bos, max_windows, first_doc, last_doc
+//   quant: method (LLMC class name RTN, GPTQ, Awq, OmniQuant, or a ptq registry id), weight {bit, symmetric,
+//          granularity, group_size, calib_algo: minmax}, act {bit, symmetric, granularity}, special {...}, quant_out
+//   save:  save_trans, save_fake, save_path
+//   ptq:   threads, device (ptq's own section)
+// Unknown keys are errors naming the file and the key path; `--set key.path=value` overrides apply before parsing.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/quant_spec.h"
+#include "data/calibration.h"
+
+namespace YAML {
+class Node;
+}
+
+namespace ptq {
+
+struct EvalConfig {
+  std::vector<std::string> positions = {"pretrain", "fake_quant"};  // eval_pos
+  std::vector<std::string> datasets;                                // name
+  std::string path;
+  int64_t seq_len = 2048;
+  int64_t bs = 1;
+  bool bos = false;
+  int64_t max_windows = 0;
+  int64_t first_doc = 0, last_doc = -1;
+};
+
+struct RunConfig {
+  std::string source;  // the file, for messages and provenance
+  int64_t seed = 42;
+  std::string model_type;
+  std::string model_path;
+  std::string tokenizer_path;
+  std::string dtype = "auto";
+  std::optional<CalibOptions> calib;
+  std::optional<EvalConfig> eval;
+  std::string method;  // registry id
+  QuantScheme scheme;
+  nlohmann::json special = nlohmann::json::object();
+  bool quant_out = true;
+  bool save_trans = false, save_fake = false;
+  std::string save_path;
+  int threads = 0;
+  std::string device = "cpu";
+
+  nlohmann::json to_json() const;  // the resolved configuration, stored with results
+};
+
+// Applies "a.b.c=value" (value parsed as YAML) to `root`. Throws naming the override when malformed.
+void apply_override(YAML::Node& root, const std::string& assignment);
+
+// Parses and validates; `file` names the source in error messages.
+RunConfig parse_run_config(const YAML::Node& root, const std::string& file);
+RunConfig load_run_config(const std::string& file, const std::vector<std::string>& overrides = {});
+
+// LLMC class names and ptq ids -> ptq registry id ("GPTQ" -> "gptq").
+std::string method_id_from_llmc(const std::string& name);
+
+}  // namespace ptq

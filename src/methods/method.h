@@ -1,0 +1,110 @@
+// A quantization method as the block-wise pipeline sees it (DESIGN.md): the pipeline owns capture, propagation and
+// error measurement; a method only transforms or quantizes the weights of one decoder block at a time, using the
+// block's captured calibration inputs. Methods are listed in one table (registry.cc) and found by id.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <nlohmann/json.hpp>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/quant_spec.h"
+#include "model/layers.h"
+
+namespace ptq {
+
+class CausalLMImpl;
+
+// What a method leaves behind for one Linear so it can be exported or re-applied: integer codes on the grid and the
+// parameters to dequantize them (all CPU tensors).
+struct QuantizedLinear {
+  at::Tensor codes;   // [out, in] int8 (symmetric) / uint8 (asymmetric)
+  at::Tensor scales;  // float32 [out, n_groups]
+  at::Tensor zeros;   // float32 [out, n_groups]
+  at::Tensor g_idx;   // int32 [in] group of every input column, or undefined when groups are consecutive
+  at::Tensor perm;    // int64 [in] column permutation (GPTQ act_order), or undefined
+  QuantSpec spec;
+};
+
+// Everything a method may use while it processes one block.
+class BlockContext {
+ public:
+  BlockContext(int64_t index, DecoderLayer block, const std::vector<at::Tensor>& inputs, const RopeTables& rope,
+               const QuantScheme& scheme, bool keep_codes);
+
+  int64_t index() const { return index_; }
+  DecoderLayer& block() { return block_; }
+  // Calibration inputs of this block: each [B, T, hidden] on the compute device.
+  const std::vector<at::Tensor>& inputs() const { return inputs_; }
+  const RopeTables& rope() const { return rope_; }
+  const QuantScheme& scheme() const { return scheme_; }
+
+  // Runs the block on every input batch without gradients and returns the outputs ([B, T, hidden] each).
+  std::vector<at::Tensor> forward_all();
+  // Calls observe(name, x) with the input x ([B, T, in]) of each linear named in `names` (block-relative names such
+  // as "self_attn.q_proj") during one forward_all(); returns the outputs.
+  std::vector<at::Tensor> forward_observing(const std::vector<std::string>& names,
+                                            const std::function<void(const std::string&, const at::Tensor&)>& observe);
+  // Records the integer form of a linear (kept only when the run asked for codes, e.g. for export).
+  void record(const std::string& linear_name, QuantizedLinear q);
+  bool keep_codes() const { return keep_codes_; }
+  std::map<std::string, QuantizedLinear>& recorded() { return recorded_; }
+  // Free-form facts a method reports about the block (e.g. GPTQ's Cholesky retries), stored with the run.
+  nlohmann::json& notes() { return notes_; }
+
+ private:
+  int64_t index_;
+  DecoderLayer block_;
+  const std::vector<at::Tensor>& inputs_;
+  const RopeTables& rope_;
+  const QuantScheme& scheme_;
+  bool keep_codes_;
+  std::map<std::string, QuantizedLinear> recorded_;
+  nlohmann::json notes_ = nlohmann::json::object();
+};
+
+class Method {
+ public:
+  virtual ~Method() = default;
+  // Quantizes (fake-quant: weights replaced by their dequantized values) or transforms the block's weights.
+  virtual void apply_block(BlockContext& ctx) = 0;
+  // The resolved parameters, stored with every result.
+  virtual nlohmann::json params() const = 0;
+};
+
+// One method parameter as `ptq methods` lists it and configs set it (LLMC's quant.special keys).
+struct ParamInfo {
+  std::string_view name;
+  std::string_view default_value;  // as YAML text
+  std::string_view help;
+};
+
+struct MethodInfo {
+  std::string_view id;       // stable; stored in results; never renamed
+  std::string_view summary;  // one line for `ptq methods`
+  bool needs_calibration;
+  bool needs_grad;
+  std::vector<ParamInfo> params;
+  // Builds the method from its parameters (JSON object of name -> value; missing names take the defaults, unknown
+  // names are user errors naming the key).
+  std::function<std::unique_ptr<Method>(const nlohmann::json& params)> make;
+};
+
+// The registry (registry.cc): every method, in the order `ptq methods` prints them.
+const std::vector<MethodInfo>& methods();
+// Throws a user error listing the known ids when `id` is unknown.
+const MethodInfo& find_method(std::string_view id);
+
+// Helpers for makers: reads params[name] (or the declared default) as T; throws naming the key on a type mismatch.
+// check_known_params rejects keys that are not declared.
+void check_known_params(const MethodInfo& info, const nlohmann::json& params);
+template <class T>
+T param_value(const MethodInfo& info, const nlohmann::json& params, std::string_view name);
+
+}  // namespace ptq

@@ -1,0 +1,86 @@
+// The one table of quantization methods. Adding a method: one file in src/methods defining its maker, one
+// declaration and one row here, one line in the CMake source list; the registry-driven tests then cover it.
+#include <fmt/format.h>
+
+#include "core/error.h"
+#include "methods/method.h"
+
+namespace ptq {
+
+std::unique_ptr<Method> make_rtn(const nlohmann::json& params);
+std::unique_ptr<Method> make_gptq(const nlohmann::json& params);
+
+const std::vector<MethodInfo>& methods() {
+  static const std::vector<MethodInfo> table = {
+      {"rtn", "round-to-nearest: every block linear fake-quantized with the scheme's grid (data-free)", false, false,
+       {}, make_rtn},
+      {"gptq", "GPTQ: column-wise quantization with Hessian-based error compensation (Frantar et al. 2023)", true,
+       false,
+       {{"actorder", "false", "process columns in descending Hessian-diagonal order"},
+        {"static_groups", "false", "per_group: group ranges from the original weight in original column order"},
+        {"percdamp", "0.01", "damping, as a fraction of the mean Hessian diagonal"},
+        {"blocksize", "128", "columns per lazy-update block"},
+        {"true_sequential", "true", "quantize {q,k,v}, {o}, {gate,up}, {down} in turn, each on inputs of the "
+                                    "already quantized earlier subsets"},
+        {"exact_group_ranges", "false", "dynamic groups: ranges from fully updated columns (reference: block start)"}},
+       make_gptq},
+  };
+  return table;
+}
+
+const MethodInfo& find_method(std::string_view id) {
+  std::string known;
+  for (const auto& m : methods()) {
+    if (m.id == id) return m;
+    known += (known.empty() ? "" : ", ") + std::string(m.id);
+  }
+  PTQ_FAIL("unknown method '{}' (known: {})", id, known);
+}
+
+void check_known_params(const MethodInfo& info, const nlohmann::json& params) {
+  PTQ_CHECK(params.is_object() || params.is_null(), "method '{}': parameters must be a mapping", info.id);
+  if (params.is_null()) return;
+  for (auto it = params.begin(); it != params.end(); ++it) {
+    bool ok = false;
+    std::string known;
+    for (const auto& p : info.params) {
+      ok = ok || p.name == it.key();
+      known += (known.empty() ? "" : ", ") + std::string(p.name);
+    }
+    PTQ_CHECK(ok, "method '{}': unknown parameter '{}' (known: {})", info.id, it.key(),
+              known.empty() ? "none" : known);
+  }
+}
+
+template <class T>
+T param_value(const MethodInfo& info, const nlohmann::json& params, std::string_view name) {
+  const ParamInfo* decl = nullptr;
+  for (const auto& p : info.params)
+    if (p.name == name) decl = &p;
+  PTQ_ASSERT(decl != nullptr, "method '{}' reads undeclared parameter '{}'", info.id, name);
+  const std::string key(name);
+  nlohmann::json v = params.is_object() && params.contains(key) ? params[key]
+                                                                  : nlohmann::json::parse(decl->default_value);
+  try {
+    if constexpr (std::is_same_v<T, bool>) {
+      PTQ_CHECK(v.is_boolean(), "expected true or false, got {}", v.dump());
+    } else if constexpr (std::is_integral_v<T>) {
+      PTQ_CHECK(v.is_number_integer(), "expected an integer, got {}", v.dump());
+    } else if constexpr (std::is_floating_point_v<T>) {
+      PTQ_CHECK(v.is_number(), "expected a number, got {}", v.dump());
+    } else {
+      PTQ_CHECK(v.is_string(), "expected a string, got {}", v.dump());
+    }
+    return v.get<T>();
+  } catch (Error& e) {
+    e.add_context(fmt::format("method '{}': parameter '{}'", info.id, name));
+    throw;
+  }
+}
+
+template bool param_value<bool>(const MethodInfo&, const nlohmann::json&, std::string_view);
+template int64_t param_value<int64_t>(const MethodInfo&, const nlohmann::json&, std::string_view);
+template double param_value<double>(const MethodInfo&, const nlohmann::json&, std::string_view);
+template std::string param_value<std::string>(const MethodInfo&, const nlohmann::json&, std::string_view);
+
+}  // namespace ptq

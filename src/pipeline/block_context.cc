@@ -1,0 +1,45 @@
+#include <ATen/ATen.h>
+
+#include "core/error.h"
+#include "methods/method.h"
+
+namespace ptq {
+
+BlockContext::BlockContext(int64_t index, DecoderLayer block, const std::vector<at::Tensor>& inputs,
+                           const RopeTables& rope, const QuantScheme& scheme, bool keep_codes)
+    : index_(index), block_(std::move(block)), inputs_(inputs), rope_(rope), scheme_(scheme), keep_codes_(keep_codes) {}
+
+std::vector<at::Tensor> BlockContext::forward_all() {
+  at::NoGradGuard no_grad;
+  std::vector<at::Tensor> out;
+  out.reserve(inputs_.size());
+  for (const auto& x : inputs_) out.push_back(block_->forward(x, rope_));
+  return out;
+}
+
+std::vector<at::Tensor> BlockContext::forward_observing(
+    const std::vector<std::string>& names, const std::function<void(const std::string&, const at::Tensor&)>& observe) {
+  std::vector<Linear> hooked;
+  for (auto& [n, l] : block_->linears()) {
+    if (std::find(names.begin(), names.end(), n) == names.end()) continue;
+    PTQ_ASSERT(!l->input_observer, "linear {} already observed", n);
+    l->input_observer = [&observe, name = n](const at::Tensor& x) { observe(name, x); };
+    hooked.push_back(l);
+  }
+  PTQ_ASSERT(hooked.size() == names.size(), "forward_observing: {} of {} linears found", hooked.size(), names.size());
+  std::vector<at::Tensor> out;
+  try {
+    out = forward_all();
+  } catch (...) {
+    for (auto& l : hooked) l->input_observer = nullptr;
+    throw;
+  }
+  for (auto& l : hooked) l->input_observer = nullptr;
+  return out;
+}
+
+void BlockContext::record(const std::string& linear_name, QuantizedLinear q) {
+  if (keep_codes_) recorded_[linear_name] = std::move(q);
+}
+
+}  // namespace ptq

@@ -1,0 +1,104 @@
+#include "pipeline/pipeline.h"
+
+#include <ATen/ATen.h>
+
+#include <chrono>
+#include <cmath>
+
+#include "core/error.h"
+#include "core/fake_quant.h"
+#include "model/causal_lm.h"
+
+namespace ptq {
+
+namespace {
+
+// Sum of squares in float64 (long sums over many tokens).
+double sumsq(const at::Tensor& t) { return t.to(at::kDouble).pow(2).sum().item<double>(); }
+
+}  // namespace
+
+void set_activation_quantization(DecoderLayerImpl& block, const std::optional<QuantSpec>& act) {
+  for (auto& [name, l] : block.linears()) {
+    if (act) l->input_transform = [spec = *act](const at::Tensor& x) { return fake_quantize(x, spec); };
+    else l->input_transform = nullptr;
+  }
+}
+
+PipelineResult run_pipeline(CausalLMImpl& model, const std::vector<at::Tensor>& calib, Method& method,
+                            const QuantScheme& scheme, const PipelineOptions& opt) {
+  const auto t0 = std::chrono::steady_clock::now();
+  scheme.validate();
+  const int64_t T = calib.empty() ? 1 : calib.front().size(1);
+  for (const auto& c : calib)
+    PTQ_CHECK(c.dim() == 2 && c.size(1) == T, "calibration batches must be [batch, {}] token ids", T);
+  at::NoGradGuard no_grad;
+  PipelineResult result;
+
+  // Block 0's inputs: the embeddings of the calibration tokens. RoPE tables cover positions 0..T-1 for every block.
+  std::vector<at::Tensor> inputs;
+  for (const auto& ids : calib) inputs.push_back(model.embed(ids));
+  const RopeTables rope = model.rope(0, T);
+
+  for (int64_t b = 0; b < model.num_layers(); ++b) {
+    DecoderLayer block = model.layer(b);
+    BlockContext ctx(b, block, inputs, rope, scheme, opt.keep_codes);
+    if (calib.empty()) {
+      // Data-free (RTN without a calib section): nothing to propagate or measure; methods that need inputs refuse.
+      method.apply_block(ctx);
+      set_activation_quantization(*block, scheme.act);
+      for (auto& [name, q] : ctx.recorded()) result.codes[fmt::format("model.layers.{}.{}", b, name)] = std::move(q);
+      continue;
+    }
+    const std::vector<at::Tensor> fp_out = ctx.forward_all();
+
+    // Originals, to measure each linear's error after the method ran.
+    std::map<std::string, at::Tensor> original;
+    for (auto& [name, l] : block->linears()) original[name] = l->weight.clone();
+
+    method.apply_block(ctx);
+    for (auto& [name, l] : block->linears())
+      PTQ_CHECK(at::isfinite(l->weight).all().item<bool>(),
+                "block {}: {} has non-finite weights after the method (NaN or inf in the calibration data or the "
+                "method's arithmetic)",
+                b, name);
+    set_activation_quantization(*block, scheme.act);
+
+    // Quantized rerun: per-linear relative output error against the original weight on the same input.
+    std::map<std::string, std::pair<double, double>> err;  // name -> (sum |y_q - y|^2, sum |y|^2)
+    std::vector<std::string> names;
+    for (auto& [name, l] : block->linears()) names.push_back(name);
+    std::map<std::string, Linear> by_name;
+    for (auto& [name, l] : block->linears()) by_name.emplace(name, l);
+    const std::vector<at::Tensor> q_out = ctx.forward_observing(names, [&](const std::string& n, const at::Tensor& x) {
+      Linear& l = by_name.at(n);
+      at::Tensor ref = at::linear(x, original.at(n), l->bias.defined() ? std::optional<at::Tensor>(l->bias) : std::nullopt);
+      at::Tensor got = at::linear(l->input_transform ? l->input_transform(x) : x, l->weight,
+                                  l->bias.defined() ? std::optional<at::Tensor>(l->bias) : std::nullopt);
+      auto& e = err[n];
+      e.first += sumsq(got - ref);
+      e.second += sumsq(ref);
+    });
+    for (auto& [name, l] : block->linears()) {
+      const auto& e = err.at(name);
+      const double w_ref = sumsq(original.at(name));
+      result.layer_errors.push_back({b, fmt::format("model.layers.{}.{}", b, name),
+                                     e.second > 0 ? std::sqrt(e.first / e.second) : 0.0,
+                                     w_ref > 0 ? std::sqrt(sumsq(l->weight - original.at(name)) / w_ref) : 0.0});
+    }
+    double num = 0, den = 0;
+    for (size_t i = 0; i < q_out.size(); ++i) {
+      num += sumsq(q_out[i] - fp_out[i]);
+      den += sumsq(fp_out[i]);
+    }
+    result.block_errors.push_back(den > 0 ? std::sqrt(num / den) : 0.0);
+    for (auto& [name, q] : ctx.recorded()) result.codes[fmt::format("model.layers.{}.{}", b, name)] = std::move(q);
+    if (!ctx.notes().empty()) result.notes[std::to_string(b)] = ctx.notes();
+
+    inputs = opt.quant_out ? q_out : fp_out;
+  }
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return result;
+}
+
+}  // namespace ptq

@@ -1,0 +1,53 @@
+// The block-wise calibration pipeline every method runs through (ALGORITHMS.md §8): embed the calibration
+// sequences (block 0's inputs), then for each decoder block: compute its fp outputs, let the method quantize or
+// transform it, rerun it quantized while measuring each Linear's relative output error, and hand the next block its
+// inputs: the quantized outputs (quant_out true, as GPTQ and OmniQuant) or the fp ones (false, as AWQ).
+// Only the current block's calibration activations are held (on the model's device), two copies at most.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <nlohmann/json.hpp>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/quant_spec.h"
+#include "methods/method.h"
+
+namespace ptq {
+
+class CausalLMImpl;
+
+struct PipelineOptions {
+  bool quant_out = true;    // propagate quantized (true) or fp (false) block outputs to the next block
+  bool keep_codes = false;  // keep every linear's integer codes (for export)
+};
+
+struct LayerError {
+  int64_t block = 0;
+  std::string layer;        // HF module name, "model.layers.3.mlp.down_proj"
+  double rel_output_error;  // ||x W^T - q(x) Q(W)^T|| / ||x W^T|| over the block's calibration inputs x
+  double rel_weight_error;  // ||W - Q(W)|| / ||W||
+};
+
+struct PipelineResult {
+  std::vector<LayerError> layer_errors;
+  std::vector<double> block_errors;  // ||block_q(x) - block_fp(x)|| / ||block_fp(x)|| per block, same inputs x
+  std::map<std::string, QuantizedLinear> codes;  // by HF module name, when keep_codes
+  nlohmann::json notes = nlohmann::json::object();  // per block, what methods reported
+  double seconds = 0;
+};
+
+// calib: token ids, each int64 [B, T] (any B; all batches the same T). Empty: data-free mode (each block is handed
+// to the method without inputs; no errors are measured). The model is modified in place: its block
+// linears hold fake-quantized (or transformed) weights afterwards and, when the scheme quantizes activations, apply
+// dynamic activation fake quantization at their inputs (set_activation_quantization).
+PipelineResult run_pipeline(CausalLMImpl& model, const std::vector<at::Tensor>& calib, Method& method,
+                            const QuantScheme& scheme, const PipelineOptions& opt = {});
+
+// Attaches (spec given) or removes (nullopt) activation fake quantization at the input of every Linear of a block.
+void set_activation_quantization(DecoderLayerImpl& block, const std::optional<QuantSpec>& act);
+
+}  // namespace ptq

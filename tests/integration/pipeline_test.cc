@@ -1,0 +1,180 @@
+// The block-wise pipeline and every registered method on the real stories260K model, calibrated on TinyStories
+// stories 500.. (evaluation uses 0..499).
+#include <gtest/gtest.h>
+#include <ATen/ATen.h>
+
+#include "core/error.h"
+#include "core/fake_quant.h"
+#include "data/eval_text.h"
+#include "model/loaded_model.h"
+#include "pipeline/pipeline.h"
+#include "support/test_data.h"
+
+namespace ptq {
+namespace {
+
+LoadedModel stories() { return load_model(test::data_path("models/stories260K-hf")); }
+
+// n windows of 128 tokens cut from the encoded TinyStories stories 500..540, as [1, 128] batches.
+std::vector<at::Tensor> calibration(const Tokenizer& tok, int64_t n = 8, int64_t len = 128) {
+  EvalTextOptions o;
+  o.first_story = 500;
+  o.last_story = 540;
+  const auto ids = tok.encode(load_eval_text("tinystories", o).text, false);
+  EXPECT_GE(static_cast<int64_t>(ids.size()), n * len);
+  at::Tensor all = at::tensor(std::vector<int64_t>(ids.begin(), ids.end()), at::kLong);
+  std::vector<at::Tensor> out;
+  for (int64_t i = 0; i < n; ++i) out.push_back(all.narrow(0, i * len, len).unsqueeze(0));
+  return out;
+}
+
+std::map<std::string, double> errors_by_layer(const PipelineResult& r) {
+  std::map<std::string, double> m;
+  for (const auto& e : r.layer_errors) m[e.layer] = e.rel_output_error;
+  return m;
+}
+
+TEST(Pipeline, RtnWeightsEqualFakeQuantOfOriginals) {
+  LoadedModel m = stories();
+  CausalLM ref = load_causal_lm(*m.checkpoint);
+  const QuantScheme s = QuantScheme::parse("w4g32");
+  auto rtn = find_method("rtn").make({});
+  PipelineResult r = run_pipeline(*m.model, calibration(*m.tokenizer), *rtn, s);
+  ASSERT_EQ(r.layer_errors.size(), 5u * 7u);
+  ASSERT_EQ(r.block_errors.size(), 5u);
+  for (int64_t b = 0; b < 5; ++b)
+    for (auto& [name, l] : m.model->layer(b)->linears()) {
+      at::Tensor original = ref->linear(fmt::format("model.layers.{}.{}", b, name))->weight;
+      EXPECT_TRUE(at::equal(l->weight, fake_quantize(original, s.weight))) << b << " " << name;
+    }
+  // Embeddings, final norm and (tied) head are never touched.
+  EXPECT_TRUE(at::equal(m.model->model->embed_tokens->weight, ref->model->embed_tokens->weight));
+  EXPECT_TRUE(at::equal(m.model->model->norm->weight, ref->model->norm->weight));
+  for (const auto& e : r.layer_errors) {
+    EXPECT_GT(e.rel_output_error, 0.0) << e.layer;
+    EXPECT_LT(e.rel_output_error, 0.5) << e.layer;
+    EXPECT_GT(e.rel_weight_error, 0.0) << e.layer;
+  }
+}
+
+TEST(Pipeline, ActivationQuantizationIsAttachedForWeightActivationSchemes) {
+  LoadedModel m = stories();
+  auto rtn = find_method("rtn").make({});
+  run_pipeline(*m.model, calibration(*m.tokenizer, 2), *rtn, QuantScheme::parse("w8a8"));
+  for (int64_t b = 0; b < 5; ++b)
+    for (auto& [name, l] : m.model->layer(b)->linears()) EXPECT_TRUE(static_cast<bool>(l->input_transform)) << name;
+  LoadedModel w = stories();
+  run_pipeline(*w.model, calibration(*w.tokenizer, 2), *rtn, QuantScheme::parse("w8g32"));
+  for (auto& [name, l] : w.model->layer(0)->linears()) EXPECT_FALSE(static_cast<bool>(l->input_transform)) << name;
+}
+
+TEST(Pipeline, KeepCodesRecordsEveryLinear) {
+  LoadedModel m = stories();
+  auto rtn = find_method("rtn").make({});
+  PipelineOptions opt;
+  opt.keep_codes = true;
+  PipelineResult r = run_pipeline(*m.model, calibration(*m.tokenizer, 2), *rtn, QuantScheme::parse("w4g32"), opt);
+  ASSERT_EQ(r.codes.size(), 35u);
+  const QuantizedLinear& q = r.codes.at("model.layers.2.mlp.down_proj");
+  EXPECT_EQ(q.codes.sizes(), at::IntArrayRef({64, 172}));
+  EXPECT_EQ(q.scales.sizes(), at::IntArrayRef({64, 6}));  // 172 = 5 x 32 + a partial group of 12
+  QuantizedTensor qt{q.codes, q.scales, q.zeros, q.spec, at::kFloat};
+  EXPECT_TRUE(at::equal(dequantize(qt), m.model->linear("model.layers.2.mlp.down_proj")->weight));
+}
+
+// Every registered method, through the same pipeline: finite weights, errors below 1, and error falling from 3 to 8
+// bits in every layer.
+TEST(Registry, EveryMethodRunsAndErrorFallsWithBits) {
+  for (const MethodInfo& info : methods()) {
+    std::map<std::string, double> e3, e8;
+    for (const char* scheme : {"w3g32", "w8g32"}) {
+      LoadedModel m = stories();
+      auto method = info.make({});
+      PipelineResult r = run_pipeline(*m.model, calibration(*m.tokenizer, 4), *method, QuantScheme::parse(scheme));
+      (std::string(scheme) == "w3g32" ? e3 : e8) = errors_by_layer(r);
+      for (const auto& b : r.block_errors) EXPECT_TRUE(std::isfinite(b)) << info.id;
+    }
+    ASSERT_EQ(e3.size(), 35u) << info.id;
+    for (const auto& [layer, err] : e3) {
+      EXPECT_LT(err, 1.0) << info.id << " " << layer;
+      EXPECT_LT(e8.at(layer), err) << info.id << " " << layer;
+    }
+  }
+}
+
+// GPTQ on the real model: per-layer relative output error on the calibration inputs against RTN's, same scheme.
+TEST(Gptq, LayerErrorNotWorseThanRtn) {
+  for (const char* scheme : {"w3g32", "w4g32", "w4"}) {
+    std::map<std::string, double> rtn_err, gptq_err;
+    for (const char* id : {"rtn", "gptq"}) {
+      LoadedModel m = stories();
+      auto method = find_method(id).make({});
+      PipelineResult r = run_pipeline(*m.model, calibration(*m.tokenizer, 16), *method, QuantScheme::parse(scheme));
+      (std::string(id) == "rtn" ? rtn_err : gptq_err) = errors_by_layer(r);
+    }
+    double rtn_sum = 0, gptq_sum = 0;
+    for (const auto& [layer, e] : gptq_err) {
+      EXPECT_LE(e, rtn_err.at(layer)) << scheme << " " << layer;
+      rtn_sum += rtn_err.at(layer);
+      gptq_sum += e;
+    }
+    std::printf("[ info     ] %s: mean relative layer error RTN %.4f, GPTQ %.4f (ratio %.3f)\n", scheme,
+                rtn_sum / 35, gptq_sum / 35, gptq_sum / rtn_sum);
+  }
+}
+
+TEST(Gptq, ActOrderChangesResultAndStaticGroupsKeepOriginalOrder) {
+  auto run = [](const nlohmann::json& params) {
+    LoadedModel m = stories();
+    auto method = find_method("gptq").make(params);
+    PipelineOptions opt;
+    opt.keep_codes = true;
+    PipelineResult r = run_pipeline(*m.model, calibration(*m.tokenizer, 8), *method, QuantScheme::parse("w3g32"), opt);
+    return std::make_pair(m.model->linear("model.layers.1.mlp.down_proj")->weight.clone(), r);
+  };
+  auto [plain, r_plain] = run({});
+  auto [ordered, r_ordered] = run({{"actorder", true}});
+  EXPECT_FALSE(at::equal(plain, ordered));
+  EXPECT_TRUE(r_ordered.codes.at("model.layers.1.mlp.down_proj").perm.defined());
+  auto [stat, r_static] = run({{"actorder", true}, {"static_groups", true}});
+  const QuantizedLinear& q = r_static.codes.at("model.layers.1.mlp.down_proj");
+  ASSERT_EQ(q.g_idx.numel(), 172);
+  for (int64_t c = 0; c < 172; ++c) EXPECT_EQ(q.g_idx[c].item<int>(), c / 32) << c;
+  // Static groups: the weight is still exactly the dequantized codes.
+  at::Tensor deq = (q.codes.to(at::kFloat) - q.zeros.index_select(1, q.g_idx.to(at::kLong))) *
+                   q.scales.index_select(1, q.g_idx.to(at::kLong));
+  EXPECT_TRUE(at::equal(deq, stat));
+}
+
+TEST(Registry, UnknownMethodAndParameterAreClearErrors) {
+  try {
+    find_method("smoothquant2");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("unknown method 'smoothquant2' (known: rtn"), std::string::npos) << e.what();
+  }
+  for (const MethodInfo& info : methods()) {
+    try {
+      info.make({{"no_such_key", 1}});
+      ADD_FAILURE() << info.id;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("unknown parameter 'no_such_key'"), std::string::npos) << e.what();
+    }
+  }
+}
+
+TEST(Pipeline, DataFreeRtnAndRaggedCalibration) {
+  LoadedModel m = stories();
+  CausalLM ref = load_causal_lm(*m.checkpoint);
+  auto rtn = find_method("rtn").make({});
+  PipelineResult r = run_pipeline(*m.model, {}, *rtn, QuantScheme::parse("w4g32"));
+  EXPECT_TRUE(r.layer_errors.empty());
+  EXPECT_TRUE(at::equal(m.model->linear("model.layers.4.mlp.up_proj")->weight,
+                        fake_quantize(ref->linear("model.layers.4.mlp.up_proj")->weight,
+                                      QuantScheme::parse("w4g32").weight)));
+  std::vector<at::Tensor> ragged = {at::ones({1, 16}, at::kLong), at::ones({1, 8}, at::kLong)};
+  EXPECT_THROW(run_pipeline(*m.model, ragged, *rtn, QuantScheme::parse("w4g32")), Error);
+}
+
+}  // namespace
+}  // namespace ptq
