@@ -5,6 +5,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "core/device.h"
 #include "core/error.h"
 #include "data/eval_text.h"
 #include "eval/perplexity.h"
@@ -30,6 +31,7 @@ int cmd_eval(const std::vector<std::string>& words) {
       {"--bos", "", "one BOS token at the start of the token stream (default: none)", ""},
       {"--batch-size", "N", "windows per forward call", "1"},
       {"--max-windows", "N", "score at most N windows (0 = all)", "0"},
+      {"--device", "DEV", "cpu, cuda, cuda:N or auto", "cpu"},
       {"--json", "", "print one JSON object as the last line", ""}};
   Args args("eval",
             "Perplexity over non-overlapping --seq-len windows of a dataset's text (encoded once; remainder dropped;\n"
@@ -55,7 +57,9 @@ int cmd_eval(const std::vector<std::string>& words) {
   topt.data_path = args.get_or("--data-path", "");
   // Read the data before loading the model: a bad dataset name or a missing file fails fast.
   const EvalText text = load_eval_text(*dataset, topt);
-  LoadedModel m = load_model(*model_path, args.get_or("--tokenizer", ""));
+  LoadOptions lo;
+  lo.device = resolve_device(args.get_or("--device", "cpu"));
+  LoadedModel m = load_model(*model_path, args.get_or("--tokenizer", ""), lo);
   const PerplexityResult r = evaluate_perplexity(m.model, *m.tokenizer, text, opt);
 
   fmt::print("{}: ppl {:.4f} ± {:.4f}  (nll_mean {:.6f} ± {:.6f}; {} scored tokens, {} windows of {})\n",

@@ -6,6 +6,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "core/device.h"
 #include "core/error.h"
 #include "model/generate.h"
 #include "model/loaded_model.h"
@@ -21,6 +22,7 @@ int cmd_generate(const std::vector<std::string>& words) {
              {"--prompt", "TEXT", "prompt text", ""},
              {"-n,--tokens", "N", "new tokens to generate at most", "64"},
              {"--no-bos", "", "do not prepend the BOS token", ""},
+             {"--device", "DEV", "cpu, cuda, cuda:N or auto", "cpu"},
              {"--json", "", "print one JSON object as the last line", ""}});
   if (!args.parse(words)) return 0;
   apply_common_options(args);
@@ -31,7 +33,9 @@ int cmd_generate(const std::vector<std::string>& words) {
   const int n = args.get_int("--tokens");
   PTQ_CHECK(n >= 0, "ptq generate: --tokens must be >= 0, got {}", n);
 
-  LoadedModel m = load_model(*model_path, args.get_or("--tokenizer", ""));
+  LoadOptions lo;
+  lo.device = resolve_device(args.get_or("--device", "cpu"));
+  LoadedModel m = load_model(*model_path, args.get_or("--tokenizer", ""), lo);
   const auto ids = m.tokenizer->encode(*prompt, !args.flag("--no-bos"));
   const auto t0 = std::chrono::steady_clock::now();
   GenerateResult r = generate_greedy(*m.model, ids, n, m.tokenizer->eos_id());

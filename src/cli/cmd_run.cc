@@ -10,6 +10,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "core/device.h"
 #include "core/error.h"
 #include "core/system_info.h"
 #include "core/threads.h"
@@ -78,8 +79,8 @@ int cmd_run(const std::vector<std::string>& words) {
 
   set_threads(args.get("--threads") && *args.get("--threads") != "0" ? args.get_int("--threads") : cfg.threads);
   at::manual_seed(static_cast<uint64_t>(cfg.seed));
-  PTQ_CHECK(cfg.device == "cpu", "{}: ptq.device '{}': only cpu is supported by ptq run so far", cfg.source,
-            cfg.device);
+  const at::Device device =
+      with_context(fmt::format("{}: ptq.device", cfg.source), [&] { return resolve_device(cfg.device); });
   if (cfg.save_fake) {
     PTQ_CHECK(!std::filesystem::exists(cfg.save_path),
               "{}: save.save_path '{}' already exists (ptq never overwrites results; choose a new folder)", cfg.source,
@@ -90,6 +91,7 @@ int cmd_run(const std::vector<std::string>& words) {
 
   auto t = Clock::now();
   LoadOptions lo;
+  lo.device = device;
   if (cfg.dtype == "float32") lo.dtype = at::kFloat;
   if (cfg.dtype == "float16") lo.dtype = at::kHalf;
   if (cfg.dtype == "bfloat16") lo.dtype = at::kBFloat16;

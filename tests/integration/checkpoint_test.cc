@@ -12,6 +12,8 @@
 #include "model/hf_checkpoint.h"
 #include "model/loaded_model.h"
 #include "model/tokenizer_score_bpe.h"
+#include "model/gguf_file.h"
+#include "support/gguf_writer.h"
 #include "support/test_data.h"
 
 namespace ptq {
@@ -201,6 +203,40 @@ TEST(Llama2c, SecondModelWithoutGqaLoads) {
   at::NoGradGuard g;
   at::Tensor logits = m.model->forward(at::tensor(std::vector<int64_t>{1, 300, 301}, at::kLong).unsqueeze(0));
   EXPECT_TRUE(at::isfinite(logits).all().item<bool>());
+}
+
+// stories260K rewritten as F16 GGUF (v3 and v2): tensors are the F32 ones rounded to F16, and the model still
+// reproduces the F32 logits within fp16 rounding.
+TEST(Gguf, F16TensorsAndVersion2Load) {
+  GgufFile src = GgufFile::open(gguf_path());
+  std::vector<std::pair<std::string, nlohmann::json>> meta;
+  for (auto it = src.metadata().begin(); it != src.metadata().end(); ++it) meta.emplace_back(it.key(), it.value());
+  std::vector<std::pair<std::string, at::Tensor>> tensors;
+  for (const auto& t : src.tensors()) {
+    at::Tensor v = src.load(t.name);
+    tensors.emplace_back(t.name, v.dim() >= 2 ? v.to(at::kHalf) : v);  // norms stay F32, as llama.cpp writes them
+  }
+  auto f32 = open_checkpoint(gguf_path());
+  at::Tensor ref = prompt_logits(*f32);
+  for (uint32_t version : {3u, 2u}) {
+    TempDir dir;
+    const std::string p = dir.file("stories-f16.gguf");
+    test::write_gguf(p, version, meta, tensors);
+    auto ck = open_checkpoint(p);
+    EXPECT_EQ(ck->config().dtype, at::kHalf);
+    at::Tensor q = ck->load("model.layers.0.self_attn.q_proj.weight");
+    EXPECT_EQ(q.scalar_type(), at::kHalf);
+    EXPECT_TRUE(at::equal(q, f32->load("model.layers.0.self_attn.q_proj.weight").to(at::kHalf)));
+    LoadOptions lo;
+    lo.dtype = at::kFloat;
+    CausalLM m = load_causal_lm(*ck, lo);
+    at::NoGradGuard g;
+    at::Tensor logits = m->forward(at::tensor({1, 403, 407, 261, 378, 432}, at::kLong).unsqueeze(0));
+    const double diff = (logits - ref).abs().max().item<double>();
+    EXPECT_LT(diff, 0.05) << "v" << version;  // fp16 weights (10-bit mantissa) on logits of magnitude ~10
+    EXPECT_GT(diff, 0.0) << "v" << version;
+    EXPECT_EQ(ck->tokenizer()->encode("Once upon a time", true), f32->tokenizer()->encode("Once upon a time", true));
+  }
 }
 
 TEST(Gguf, TruncatedAndCorruptFilesAreRejected) {

@@ -3,6 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <map>
 #include <sstream>
 
 #include "support/test_data.h"
@@ -64,6 +65,23 @@ TEST(Cli, UnknownCommandAndOptionExitTwo) {
   ProcessResult threads = run_ptq("version --threads many");
   EXPECT_EQ(threads.exit_code, 2);
   EXPECT_NE(threads.err.find("--threads expects an integer, got 'many'"), std::string::npos) << threads.err;
+}
+
+TEST(Cli, MethodsListsTheRegistryWithDefaults) {
+  ProcessResult r = run_ptq("methods --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  nlohmann::json j = last_json_line(r.out);
+  std::map<std::string, nlohmann::json> by_id;
+  for (const auto& m : j["methods"]) by_id[m["id"].get<std::string>()] = m;
+  ASSERT_TRUE(by_id.count("rtn") && by_id.count("gptq")) << j.dump();
+  EXPECT_FALSE(by_id["rtn"]["needs_calibration"].get<bool>());
+  EXPECT_TRUE(by_id["gptq"]["needs_calibration"].get<bool>());
+  bool percdamp = false;
+  for (const auto& p : by_id["gptq"]["params"])
+    if (p["name"] == "percdamp") percdamp = p["default"].get<double>() == 0.01;
+  EXPECT_TRUE(percdamp) << by_id["gptq"].dump();
+  ProcessResult text = run_ptq("methods");
+  EXPECT_NE(text.out.find("blocksize"), std::string::npos) << text.out;
 }
 
 TEST(Cli, HelpForEveryCommand) {

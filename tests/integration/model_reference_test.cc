@@ -7,6 +7,10 @@
 
 #include <fstream>
 
+#include <torch/cuda.h>
+
+#include "core/device.h"
+#include "core/error.h"
 #include "model/loaded_model.h"
 #include "support/test_data.h"
 
@@ -97,6 +101,39 @@ TEST_P(Stories260K, KvCacheMatchesFullForward) {
   EXPECT_EQ(cache.length(), t.size(1));
   // Same arithmetic in a different order (cached keys, one query at a time): float32 rounding only; logits are O(10).
   EXPECT_LE((at::cat(steps, 1) - full).abs().max().item<double>(), 5e-5);
+}
+
+// The same forward on the GPU (runs only where a CUDA device exists; filtered out elsewhere by the test main).
+TEST(Stories260K, CpuAndGpuLogitsAgree_CUDA) {
+  LoadOptions gpu;
+  gpu.device = resolve_device("cuda");
+  LoadedModel c = load_form("hf");
+  LoadedModel g = load_model(form_path("hf"), "", gpu);
+  const auto ids = fixture()["prompt"]["token_ids"].get<std::vector<int32_t>>();
+  at::NoGradGuard no_grad;
+  at::Tensor lc = c.model->forward(ids_tensor(ids).unsqueeze(0));
+  at::Tensor lg = g.model->forward(ids_tensor(ids).unsqueeze(0)).cpu();
+  EXPECT_LE((lc - lg).abs().max().item<double>(), 1e-4);
+}
+
+TEST(Device, NamesResolveOrFailClearly) {
+  EXPECT_EQ(resolve_device("cpu"), at::Device(at::kCPU));
+  EXPECT_EQ(resolve_device("auto").is_cuda(), torch::cuda::is_available());
+  try {
+    resolve_device("tpu");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("unknown device 'tpu'"), std::string::npos);
+  }
+  if (!torch::cuda::is_available()) {
+    try {
+      resolve_device("cuda:0");
+      FAIL();
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("requested but LibTorch sees 0 CUDA device(s)"), std::string::npos)
+          << e.what();
+    }
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Forms, Stories260K, ::testing::Values("hf", "llama2c", "gguf_v3", "gguf_v1"),

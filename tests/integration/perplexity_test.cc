@@ -129,8 +129,9 @@ TEST_P(Stories260KPpl, MatchesFixture) {
   // Per-window sums agree to ~1e-7 relative, so the stderr (a spread of means) agrees to ~1e-4 relative.
   EXPECT_NEAR(r.nll_stderr, want_se, 1e-4 * want_se);
   EXPECT_NEAR(r.ppl_stderr, r.ppl * want_se, 1e-4 * r.ppl * want_se);
-  if (ev.contains("ppl_stderr_delta"))
+  if (ev.contains("ppl_stderr_delta")) {
     EXPECT_NEAR(r.ppl_stderr, ev["ppl_stderr_delta"].get<double>(), 1e-4 * ev["ppl_stderr_delta"].get<double>());
+  }
   EXPECT_EQ(r.protocol["n_windows"], 13);
   EXPECT_EQ(r.protocol["seq_len"], 256);
   EXPECT_EQ(r.protocol["dataset"], "tinystories");

@@ -1,0 +1,21 @@
+// A small GGUF writer for tests: rewrites metadata (types inferred from JSON values) and F32/F16 tensors, so the
+// reader can be exercised on F16 files and on versions the shared data does not ship.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace ptq::test {
+
+// metadata: key -> value; integers are written as u32 (i32 when negative), other numbers as f32, booleans as bool,
+// strings as string, arrays of strings / integers / numbers as typed arrays. tensors: F32 or F16, written in the
+// given order with 32-byte alignment. version: 2 or 3.
+void write_gguf(const std::string& path, uint32_t version, const std::vector<std::pair<std::string, nlohmann::json>>& metadata,
+                const std::vector<std::pair<std::string, at::Tensor>>& tensors);
+
+}  // namespace ptq::test
