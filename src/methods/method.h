@@ -55,6 +55,10 @@ class BlockContext {
   void record(const std::string& linear_name, QuantizedLinear q);
   bool keep_codes() const { return keep_codes_; }
   std::map<std::string, QuantizedLinear>& recorded() { return recorded_; }
+  // Methods that transform weights (AWQ's folded scales) name the fp weight each linear's error is measured against:
+  // the transformed, unquantized weight (its input is transformed the same way). Default: the weight before the method.
+  void set_reference_weight(const std::string& linear_name, at::Tensor w) { references_[linear_name] = std::move(w); }
+  const std::map<std::string, at::Tensor>& reference_weights() const { return references_; }
   // Free-form facts a method reports about the block (e.g. GPTQ's Cholesky retries), stored with the run.
   nlohmann::json& notes() { return notes_; }
 
@@ -66,6 +70,7 @@ class BlockContext {
   const QuantScheme& scheme_;
   bool keep_codes_;
   std::map<std::string, QuantizedLinear> recorded_;
+  std::map<std::string, at::Tensor> references_;
   nlohmann::json notes_ = nlohmann::json::object();
 };
 

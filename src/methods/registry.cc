@@ -9,6 +9,7 @@ namespace ptq {
 
 std::unique_ptr<Method> make_rtn(const nlohmann::json& params);
 std::unique_ptr<Method> make_gptq(const nlohmann::json& params);
+std::unique_ptr<Method> make_awq(const nlohmann::json& params);
 
 const std::vector<MethodInfo>& methods() {
   static const std::vector<MethodInfo> table = {
@@ -24,6 +25,20 @@ const std::vector<MethodInfo>& methods() {
                                     "already quantized earlier subsets"},
         {"exact_group_ranges", "false", "dynamic groups: ranges from fully updated columns (reference: block start)"}},
        make_gptq},
+      {"awq", "AWQ: activation-aware per-channel scaling and weight clipping (Lin et al. 2024; LLMC variants)", true,
+       false,
+       {{"trans", "true", "search and fold the per-channel scales (false: clip only)"},
+        {"trans_version", "\"v2\"", "v2: s = x_mean^r; v1: s = x_mean^r / w_mean^(1-r) (duo scaling)"},
+        {"weight_clip", "false", "search per-(row, group) clipping ratios (every shipped config sets true)"},
+        {"clip_version", "\"v1\"", "v1: clamp the weight; v2: keep it and quantize with clip factors"},
+        {"clip_sym", "null", "symmetric clip [-r max|W|, r max|W|] (llm-awq); null: follow weight.symmetric (LLMC)"},
+        {"do_gqa_trans", "false", "scale v->o under grouped-query attention (not supported)"},
+        {"save_scale", "false", "write scales (not supported yet)"},
+        {"save_clip", "false", "write clips (not supported yet)"},
+        {"awq_bs", "null", "LLMC sub-batch size for the search (memory only; ptq uses the calibration batches)"},
+        {"save_mem", "true", "LLMC memory option (no effect)"},
+        {"quantize_weights", "true", "false: keep the transformed fp weights (evaluate the transform alone)"}},
+       make_awq},
   };
   return table;
 }

@@ -63,6 +63,7 @@ PipelineResult run_pipeline(CausalLMImpl& model, const std::vector<at::Tensor>& 
                 "method's arithmetic)",
                 b, name);
     set_activation_quantization(*block, scheme.act);
+    for (const auto& [name, w] : ctx.reference_weights()) original[name] = w;
 
     // Quantized rerun: per-linear relative output error against the original weight on the same input.
     std::map<std::string, std::pair<double, double>> err;  // name -> (sum |y_q - y|^2, sum |y|^2)

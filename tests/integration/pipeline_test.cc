@@ -10,6 +10,8 @@
 #include "pipeline/pipeline.h"
 #include "support/test_data.h"
 
+#include <nlohmann/json.hpp>
+
 namespace ptq {
 namespace {
 
@@ -144,6 +146,50 @@ TEST(Gptq, ActOrderChangesResultAndStaticGroupsKeepOriginalOrder) {
   at::Tensor deq = (q.codes.to(at::kFloat) - q.zeros.index_select(1, q.g_idx.to(at::kLong))) *
                    q.scales.index_select(1, q.g_idx.to(at::kLong));
   EXPECT_TRUE(at::equal(deq, stat));
+}
+
+// AWQ's folded scales leave the fp function unchanged (ALGORITHMS.md §4.3 "Applying s"), before quantization.
+TEST(Awq, TransformAloneKeepsTheFpModel) {
+  for (const char* version : {"v1", "v2"}) {
+    LoadedModel m = stories();
+    CausalLM ref = load_causal_lm(*m.checkpoint);
+    auto awq = find_method("awq").make({{"trans_version", version}, {"quantize_weights", false}});
+    PipelineResult r = run_pipeline(*m.model, calibration(*m.tokenizer, 4), *awq, QuantScheme::parse("w3g32"));
+    // The scales were really searched and folded: weights changed.
+    EXPECT_FALSE(at::equal(m.model->linear("model.layers.0.mlp.gate_proj")->weight,
+                           ref->linear("model.layers.0.mlp.gate_proj")->weight));
+    at::Tensor ids = calibration(*m.tokenizer, 2).back();
+    at::NoGradGuard g;
+    at::Tensor a = m.model->forward(ids), b = ref->forward(ids);
+    const double rel = ((a - b).norm() / b.norm()).item<double>();
+    EXPECT_LT(rel, 1e-5) << version;
+    for (const auto& e : r.layer_errors) EXPECT_LT(e.rel_output_error, 1e-5) << e.layer;
+  }
+}
+
+TEST(Awq, LayerErrorNotWorseThanRtnAndClipFactorsOnTheGrid) {
+  for (const char* scheme : {"w3g32", "w4g32"}) {
+    double rtn_block = 0, awq_block = 0, rtn_layer = 0, awq_layer = 0;
+    for (const char* id : {"rtn", "awq"}) {
+      LoadedModel m = stories();
+      nlohmann::json params = std::string(id) == "awq" ? nlohmann::json{{"weight_clip", true}} : nlohmann::json{};
+      auto method = find_method(id).make(params);
+      PipelineResult r = run_pipeline(*m.model, calibration(*m.tokenizer, 8), *method, QuantScheme::parse(scheme));
+      double blocks = 0, layers = 0;
+      for (double e : r.block_errors) blocks += e;
+      for (const auto& e : r.layer_errors) layers += e.rel_output_error;
+      (std::string(id) == "rtn" ? rtn_block : awq_block) = blocks / 5;
+      (std::string(id) == "rtn" ? rtn_layer : awq_layer) = layers / 35;
+      if (std::string(id) == "awq")
+        for (auto it = r.notes.begin(); it != r.notes.end(); ++it)
+          for (auto c = it.value()["awq_clip_ratio"].begin(); c != it.value()["awq_clip_ratio"].end(); ++c)
+            EXPECT_TRUE(c.value()["on_grid"].get<bool>()) << it.key() << " " << c.key() << " " << c.value().dump();
+    }
+    std::printf("[ info     ] %s: mean block error RTN %.4f AWQ %.4f; mean layer error RTN %.4f AWQ %.4f\n", scheme,
+                rtn_block, awq_block, rtn_layer, awq_layer);
+    EXPECT_LE(awq_block, rtn_block) << scheme;
+    EXPECT_LE(awq_layer, rtn_layer) << scheme;
+  }
 }
 
 TEST(Registry, UnknownMethodAndParameterAreClearErrors) {

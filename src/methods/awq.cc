@@ -1,0 +1,336 @@
+// AWQ (Lin et al. 2024; ALGORITHMS.md §4; LLMC awq.py and auto_clip.py) on the block-wise pipeline.
+//
+// Per block: cache the inputs of q_proj, o_proj, gate_proj and down_proj; for each scaling subset (§4.2)
+//   1 {q,k,v}   prev input_layernorm   loss on self_attn's output
+//   2 {o}       prev v_proj (rows)     loss on o_proj's output; only when v_proj's rows are 1x/2x/3x o_proj's columns,
+//                                      so grouped-query attention skips it (LLMC's rule; llm-awq skips on shape mismatch)
+//   3 {gate,up} prev post_attention_layernorm, loss on mlp's output
+//   4 {down}    prev up_proj (rows)    loss on down_proj's output
+// search s over the ratios r = k/20, k = 0..19 (1.0 is not tried): v2 s = max(x_mean^r, 1e-4), v1 ("duo scaling")
+// s = max(x_mean^r / w_mean^(1-r), 1e-4), then s /= sqrt(max(s) min(s)); candidate loss = fp32 MSE of the inspected
+// module on Q_a(x / s) with every subset weight replaced by Q_w(W * s) (LLMC's form). The best s is folded: prev ÷ s,
+// subset columns × s, cached inputs ÷ s. Then (weight_clip) the clip search of §4.4 on every linear but q/k, and
+// finally every block linear is fake-quantized.
+//
+// Decisions on ALGORITHMS.md §12:
+//   #5  with several calibration batches the candidate loss is the sample-weighted sum over ALL batches before the
+//       comparison, and x_mean is taken over all tokens (LLMC compares inside its chunk loop); with one batch
+//       (calib.bs: -1, the AWQ configs) both are identical.
+//   #6  v1 keeps LLMC's formula (no epsilon in the denominator); a candidate whose s is not finite (0/0 from an
+//       all-zero weight group) is skipped instead of propagating NaN. Zero groups get w_mean 0 (not NaN).
+//   #7/#8 clip_sym defaults to the weight quantizer's symmetry (LLMC); the presets set it explicitly:
+//       configs/quantization/methods/Awq/awq_w_only_academic.yml (clip_sym: True = llm-awq) and awq_w_only_llmc.yml.
+//   #9  v->o under GQA is skipped as in both references; do_gqa_trans is not supported (clear error).
+#include <ATen/ATen.h>
+
+#include <cmath>
+#include <limits>
+#include <map>
+
+#include "core/error.h"
+#include "core/fake_quant.h"
+#include "methods/method.h"
+
+namespace ptq {
+
+namespace {
+
+struct AwqOptions {
+  bool trans = true;
+  std::string trans_version = "v2";
+  bool weight_clip = false;
+  std::string clip_version = "v1";
+  std::optional<bool> clip_sym;  // unset: follows the weight quantizer
+  bool quantize_weights = true;  // false: leave the transformed fp weights (LLMC's `transformed` eval position)
+};
+
+// Mean over rows of |W| / max|W| within each range of the weight quantizer's view (LLMC awq.py w_mean), [in].
+at::Tensor weight_statistic(const at::Tensor& w, const QuantSpec& spec) {
+  at::Tensor a = w.abs().to(at::kFloat);
+  at::Tensor normed = at::empty_like(a);
+  const int64_t in = a.size(1);
+  const int64_t G = spec.granularity == Granularity::kPerGroup ? spec.group_size : in;
+  for (int64_t g0 = 0; g0 < in; g0 += G) {
+    const int64_t len = std::min(G, in - g0);
+    at::Tensor s = a.narrow(1, g0, len);
+    at::Tensor m = spec.granularity == Granularity::kPerTensor ? a.max().reshape({1, 1}) : s.amax(1, true);
+    normed.narrow(1, g0, len).copy_(at::where(m > 0, s / m, at::zeros_like(s)));
+  }
+  return normed.mean(0);
+}
+
+class Awq : public Method {
+ public:
+  explicit Awq(AwqOptions o) : opt_(std::move(o)) {}
+
+  nlohmann::json params() const override {
+    return {{"trans", opt_.trans},
+            {"trans_version", opt_.trans_version},
+            {"weight_clip", opt_.weight_clip},
+            {"clip_version", opt_.clip_version},
+            {"clip_sym", opt_.clip_sym ? nlohmann::json(*opt_.clip_sym) : nlohmann::json("follows weight.symmetric")},
+            {"quantize_weights", opt_.quantize_weights}};
+  }
+
+  void apply_block(BlockContext& ctx) override {
+    PTQ_CHECK(!ctx.inputs().empty(), "awq needs calibration data (add a calib section)");
+    at::NoGradGuard no_grad;
+    DecoderLayer& block = ctx.block();
+    auto& attn = block->self_attn;
+    auto& mlp = block->mlp;
+    const QuantSpec& wspec = ctx.scheme().weight;
+
+    // Inputs of the four subset entry points, per calibration batch: [B, T, in].
+    std::map<std::string, std::vector<at::Tensor>> cache;
+    ctx.forward_observing({"self_attn.q_proj", "self_attn.o_proj", "mlp.gate_proj", "mlp.down_proj"},
+                          [&](const std::string& n, const at::Tensor& x) { cache[n].push_back(x.clone()); });
+
+    nlohmann::json chosen = nlohmann::json::object();
+    if (opt_.trans) {
+      const RopeTables& rope = ctx.rope();
+      // 1: input_layernorm -> q, k, v; loss on self_attn.
+      {
+        auto s = search(ctx, cache.at("self_attn.q_proj"), {attn->q_proj, attn->k_proj, attn->v_proj},
+                        [&](const at::Tensor& x) { return attn->forward(x, rope); });
+        fold_into_norm(block->input_layernorm->weight, s, {attn->q_proj, attn->k_proj, attn->v_proj});
+        divide(cache.at("self_attn.q_proj"), s);
+        chosen["qkv"] = s.second;
+      }
+      // 2: v_proj -> o_proj, only when the shapes line up (no GQA).
+      const int64_t v_out = attn->v_proj->weight.size(0), o_in = attn->o_proj->weight.size(1);
+      if (v_out == o_in) {
+        auto s = search(ctx, cache.at("self_attn.o_proj"), {attn->o_proj},
+                        [&](const at::Tensor& x) { return attn->o_proj(x); });
+        fold_into_linear(attn->v_proj, s, {attn->o_proj});
+        divide(cache.at("self_attn.o_proj"), s);
+        chosen["o"] = s.second;
+      } else {
+        chosen["o"] = fmt::format("skipped: v_proj has {} rows, o_proj {} columns (grouped-query attention)", v_out,
+                                  o_in);
+      }
+      // 3: post_attention_layernorm -> gate, up; loss on mlp.
+      {
+        auto s = search(ctx, cache.at("mlp.gate_proj"), {mlp->gate_proj, mlp->up_proj},
+                        [&](const at::Tensor& x) { return mlp->forward(x); });
+        fold_into_norm(block->post_attention_layernorm->weight, s, {mlp->gate_proj, mlp->up_proj});
+        divide(cache.at("mlp.gate_proj"), s);
+        chosen["gate_up"] = s.second;
+      }
+      // 4: up_proj -> down_proj.
+      {
+        auto s = search(ctx, cache.at("mlp.down_proj"), {mlp->down_proj},
+                        [&](const at::Tensor& x) { return mlp->down_proj(x); });
+        fold_into_linear(mlp->up_proj, s, {mlp->down_proj});
+        divide(cache.at("mlp.down_proj"), s);
+        chosen["down"] = s.second;
+      }
+    }
+
+    // Clip factors per linear (1 = no clipping), range shape of the weight quantizer.
+    std::map<std::string, ClipFactors> clips;
+    if (opt_.weight_clip) {
+      const bool sym = opt_.clip_sym.value_or(wspec.symmetric);
+      const std::map<std::string, std::string> input_of = {{"self_attn.v_proj", "self_attn.q_proj"},
+                                                           {"self_attn.o_proj", "self_attn.o_proj"},
+                                                           {"mlp.gate_proj", "mlp.gate_proj"},
+                                                           {"mlp.up_proj", "mlp.gate_proj"},
+                                                           {"mlp.down_proj", "mlp.down_proj"}};
+      // q and k are never clipped (their product feeds the attention scores; both references skip them).
+      for (auto& [name, l] : block->linears()) {
+        if (!input_of.count(name)) continue;
+        clips[name] = clip_search(ctx, l->weight, cache.at(input_of.at(name)), sym);
+      }
+      nlohmann::json summary = nlohmann::json::object();
+      for (auto& [name, c] : clips) {
+        at::Tensor steps = c.up * 20;  // every factor must be one of 1.00, 0.95, ..., 0.55
+        const bool on_grid = (steps - steps.round()).abs().max().item<double>() < 1e-4 &&
+                             c.up.min().item<double>() >= 0.55 - 1e-6 && c.up.max().item<double>() <= 1.0 + 1e-6;
+        summary[name] = {{"mean", c.up.mean().item<double>()}, {"min", c.up.min().item<double>()},
+                         {"max", c.up.max().item<double>()}, {"on_grid", on_grid}};
+      }
+      ctx.notes()["awq_clip_ratio"] = summary;
+    }
+    if (!chosen.empty()) ctx.notes()["awq_best_ratio"] = chosen;
+
+    // Errors are measured against the transformed fp weights (the inputs they see are transformed too).
+    for (auto& [name, l] : block->linears()) ctx.set_reference_weight(name, l->weight.clone());
+    if (!opt_.quantize_weights) return;
+
+    // Deploy: every block linear fake-quantized (v1 clamps to the clipped range first, v2 quantizes with the factors).
+    for (auto& [name, l] : block->linears()) {
+      std::optional<ClipFactors> clip;
+      if (auto it = clips.find(name); it != clips.end()) {
+        if (opt_.clip_version == "v1") {
+          clamp_to(l->weight, it->second, wspec, opt_.clip_sym.value_or(wspec.symmetric));
+        } else {
+          clip = it->second;
+        }
+      }
+      if (ctx.keep_codes()) {
+        QuantizedTensor q = quantize(l->weight, wspec, clip);
+        ctx.record(name, {q.codes.cpu(), q.scales.cpu(), q.zeros.cpu(), {}, {}, q.spec});
+      }
+      l->weight.copy_(fake_quantize(l->weight, wspec, clip));
+    }
+  }
+
+ private:
+  using Scale = std::pair<at::Tensor, double>;  // s [in] float32, and the chosen ratio
+
+  // §4.3: the best s for `layers` whose (shared) input is `xs`; `inspected` maps that input to the loss target.
+  Scale search(BlockContext& ctx, const std::vector<at::Tensor>& xs, std::vector<Linear> layers,
+               const std::function<at::Tensor(const at::Tensor&)>& inspected) {
+    const QuantSpec& wspec = ctx.scheme().weight;
+    const auto& act = ctx.scheme().act;
+    int64_t total = 0;
+    at::Tensor abs_sum;
+    std::vector<at::Tensor> refs;
+    for (const auto& x : xs) {
+      at::Tensor a = x.abs().to(at::kFloat).reshape({-1, x.size(-1)}).sum(0);
+      abs_sum = abs_sum.defined() ? abs_sum + a : a;
+      total += x.numel() / x.size(-1);
+      refs.push_back(inspected(x).to(at::kFloat));
+    }
+    const at::Tensor x_mean = abs_sum / static_cast<double>(total);
+    at::Tensor w_mean;
+    if (opt_.trans_version == "v1") {
+      for (auto& l : layers) {
+        at::Tensor m = weight_statistic(l->weight, wspec);
+        w_mean = w_mean.defined() ? w_mean + m : m;
+      }
+      w_mean = w_mean / static_cast<double>(layers.size());
+    }
+    std::vector<at::Tensor> originals;
+    for (auto& l : layers) originals.push_back(l->weight.clone());
+
+    double best = std::numeric_limits<double>::infinity();
+    Scale best_s{at::ones_like(x_mean), -1.0};
+    for (int k = 0; k < 20; ++k) {
+      const double r = k / 20.0;
+      at::Tensor s = opt_.trans_version == "v1" ? (x_mean.pow(r) / w_mean.pow(1 - r)).clamp_min(1e-4)
+                                                : x_mean.pow(r).clamp_min(1e-4);
+      s = s / (s.max() * s.min()).sqrt();
+      if (!at::isfinite(s).all().item<bool>()) continue;  // decision #6
+      for (size_t i = 0; i < layers.size(); ++i)
+        layers[i]->weight.copy_(fake_quantize(originals[i] * s.to(originals[i].scalar_type()), wspec));
+      double loss = 0;
+      for (size_t c = 0; c < xs.size(); ++c) {
+        at::Tensor x_in = xs[c] / s.to(xs[c].scalar_type());
+        if (act) x_in = fake_quantize(x_in, *act);
+        const double frac = static_cast<double>(xs[c].numel()) / static_cast<double>(total * xs[c].size(-1));
+        loss += frac * (inspected(x_in).to(at::kFloat) - refs[c]).pow(2).mean().item<double>();
+      }
+      if (loss < best) {
+        best = loss;
+        best_s = {s, r};
+      }
+    }
+    for (size_t i = 0; i < layers.size(); ++i) layers[i]->weight.copy_(originals[i]);
+    PTQ_CHECK(best_s.second >= 0, "block {}: every AWQ scale candidate was non-finite", ctx.index());
+    return best_s;
+  }
+
+  // prev = norm weight [in]: ÷ s; layers' columns × s.
+  static void fold_into_norm(at::Tensor& norm_weight, const Scale& s, std::vector<Linear> layers) {
+    norm_weight.div_(s.first.to(norm_weight.scalar_type()));
+    for (auto& l : layers) l->weight.mul_(s.first.to(l->weight.scalar_type()));
+  }
+
+  // prev = a linear whose output rows feed the layers: rows (and bias) ÷ s; layers' columns × s.
+  static void fold_into_linear(Linear& prev, const Scale& s, std::vector<Linear> layers) {
+    prev->weight.div_(s.first.to(prev->weight.scalar_type()).unsqueeze(1));
+    if (prev->bias.defined()) prev->bias.div_(s.first.to(prev->bias.scalar_type()));
+    for (auto& l : layers) l->weight.mul_(s.first.to(l->weight.scalar_type()));
+  }
+
+  static void divide(std::vector<at::Tensor>& xs, const Scale& s) {
+    for (auto& x : xs) x.div_(s.first.to(x.scalar_type()));
+  }
+
+  // §4.4: per (row, group) shrink factor r in {1.00, 0.95, ..., 0.55} minimising the mean over sampled tokens of the
+  // squared error of the group's partial dot products. Returns factors in the weight quantizer's range shape (the same
+  // factor for both ends, as both references).
+  ClipFactors clip_search(BlockContext& ctx, const at::Tensor& w, const std::vector<at::Tensor>& xs, bool sym) {
+    const QuantSpec& wspec = ctx.scheme().weight;
+    PTQ_CHECK(wspec.granularity != Granularity::kPerTensor, "awq weight_clip supports per_group and per_channel weights");
+    const auto& act = ctx.scheme().act;
+    std::vector<at::Tensor> flat;
+    for (const auto& x : xs) flat.push_back(x.reshape({-1, x.size(-1)}));
+    at::Tensor X = at::cat(flat, 0).to(at::kFloat);  // [Ntok, in]
+    const int64_t n_tok = xs.front().size(1);          // calib.seq_len, as LLMC passes it
+    const int64_t step = std::max<int64_t>(1, X.size(0) / n_tok);
+    X = X.slice(0, 0, X.size(0), step);
+    at::Tensor W = w.to(at::kFloat);
+    const int64_t out = W.size(0), in = W.size(1);
+    const int64_t G = wspec.granularity == Granularity::kPerGroup ? wspec.group_size : in;
+    const int64_t groups = (in + G - 1) / G;
+    at::Tensor best_r = at::ones({out, groups});
+    const QuantSpec row_spec{wspec.bits, wspec.symmetric, Granularity::kPerChannel, 0};
+    for (int64_t g = 0; g < groups; ++g) {
+      const int64_t g0 = g * G, len = std::min(G, in - g0);
+      at::Tensor Wg = W.narrow(1, g0, len);  // [out, len]
+      at::Tensor Xg = X.narrow(1, g0, len);  // [tok, len]
+      at::Tensor Xq = act ? fake_quantize(Xg, *act) : Xg;
+      at::Tensor ref = at::matmul(Xg, Wg.t());  // [tok, out]
+      at::Tensor hi0 = sym ? Wg.abs().amax(1, true) : Wg.amax(1, true);
+      at::Tensor lo0 = sym ? -hi0 : Wg.amin(1, true);
+      at::Tensor best_err = at::full({out}, std::numeric_limits<float>::infinity());
+      for (int i = 0; i < 10; ++i) {
+        const double r = 1.0 - i / 20.0;
+        at::Tensor Wq = fake_quantize(at::clamp(Wg, lo0 * r, hi0 * r), row_spec);
+        at::Tensor err = (at::matmul(Xq, Wq.t()) - ref).pow(2).mean(0);  // [out]
+        at::Tensor better = err < best_err;  // ties keep the earlier, larger r
+        best_err = at::where(better, err, best_err);
+        best_r.select(1, g).masked_fill_(better, r);
+      }
+    }
+    const auto shape = range_shape(wspec, w.numel(), in);
+    at::Tensor f = best_r.reshape(shape).to(w.device());
+    return {f, sym ? at::Tensor() : f};
+  }
+
+  // v1: W clamped in place to [r·lo0, r·hi0] per (row, group) (clip_sym: [−r·max|W|, r·max|W|]).
+  static void clamp_to(at::Tensor& w, const ClipFactors& c, const QuantSpec& wspec, bool sym) {
+    const int64_t in = w.size(1);
+    const int64_t G = wspec.granularity == Granularity::kPerGroup ? wspec.group_size : in;
+    for (int64_t g0 = 0, g = 0; g0 < in; g0 += G, ++g) {
+      const int64_t len = std::min(G, in - g0);
+      at::Tensor Wg = w.narrow(1, g0, len);
+      at::Tensor r = c.up.select(1, g).unsqueeze(1).to(w.scalar_type());
+      at::Tensor hi = (sym ? Wg.abs().amax(1, true) : Wg.amax(1, true)) * r;
+      at::Tensor lo = sym ? -hi : Wg.amin(1, true) * r;
+      Wg.copy_(at::clamp(Wg, lo, hi));
+    }
+  }
+
+  AwqOptions opt_;
+};
+
+}  // namespace
+
+std::unique_ptr<Method> make_awq(const nlohmann::json& params) {
+  const MethodInfo& info = find_method("awq");
+  check_known_params(info, params);
+  AwqOptions o;
+  o.trans = param_value<bool>(info, params, "trans");
+  o.trans_version = param_value<std::string>(info, params, "trans_version");
+  PTQ_CHECK(o.trans_version == "v1" || o.trans_version == "v2",
+            "method 'awq': parameter 'trans_version' must be v1 or v2, got '{}'", o.trans_version);
+  o.weight_clip = param_value<bool>(info, params, "weight_clip");
+  o.clip_version = param_value<std::string>(info, params, "clip_version");
+  PTQ_CHECK(o.clip_version == "v1" || o.clip_version == "v2",
+            "method 'awq': parameter 'clip_version' must be v1 or v2, got '{}'", o.clip_version);
+  if (params.is_object() && params.contains("clip_sym") && !params["clip_sym"].is_null())
+    o.clip_sym = param_value<bool>(info, params, "clip_sym");
+  o.quantize_weights = param_value<bool>(info, params, "quantize_weights");
+  PTQ_CHECK(!param_value<bool>(info, params, "do_gqa_trans"),
+            "method 'awq': parameter 'do_gqa_trans' is not supported (the v->o pair is skipped under GQA, as in both "
+            "references)");
+  for (const char* key : {"save_scale", "save_clip"})
+    PTQ_CHECK(!param_value<bool>(info, params, key),
+              "method 'awq': parameter '{}' is not supported yet (scales and clips are reported in the run notes)",
+              key);
+  return std::make_unique<Awq>(o);
+}
+
+}  // namespace ptq
