@@ -90,6 +90,35 @@ TEST(RunConfig, GptqEndToEndBeatsRtn) {
   std::printf("[ info     ] w3g32, 40 windows: fp %.4f, RTN %.4f, GPTQ %.4f\n", fp, rtn, gptq);
 }
 
+TEST(RunConfig, AwqPresetsEndToEnd) {
+  for (const char* preset : {"awq_w_only_academic.yml", "awq_w_only_llmc.yml"}) {
+    auto r = test::run_ptq("run --config " + config(std::string("quantization/methods/Awq/") + preset) + " " +
+                           model_override() +
+                           " --set quant.weight.bit=3 --set calib.n_samples=16 --set eval.max_windows=40 --json "
+                           "--threads 1");
+    ASSERT_EQ(r.exit_code, 0) << preset << ": " << r.err;
+    nlohmann::json j = last_json_line(r.out);
+    EXPECT_EQ(j["method"], "awq");
+    EXPECT_EQ(j["quant"]["quant_out"], false);
+    EXPECT_EQ(j["quant"]["params"]["weight_clip"], true);
+    const double fp = j["evals"][0]["ppl"], q = j["evals"][1]["ppl"];
+    EXPECT_GT(q, fp) << preset;
+    EXPECT_LT(q, fp * 2.5) << preset;
+    std::printf("[ info     ] %s w3g32, 40 windows: fp %.4f, AWQ %.4f\n", preset, fp, q);
+  }
+}
+
+// Every shipped configuration parses and validates (unknown keys would be errors).
+TEST(RunConfig, EveryShippedConfigParses) {
+  int n = 0;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(std::string(PTQ_SOURCE_DIR) + "/configs")) {
+    if (e.path().extension() != ".yml") continue;
+    EXPECT_NO_THROW(load_run_config(e.path().string())) << e.path();
+    ++n;
+  }
+  EXPECT_GE(n, 7);
+}
+
 // Parsing errors name the file and the key path.
 void expect_config_error(const std::string& yaml, const std::string& needle) {
   test::TempDir dir;
