@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # AWQ-academic (clip_sym: True, as llm-awq) vs AWQ-LLMC (clipping follows the asymmetric quantizer), trans_version v1
 # and v2, against fp and RTN on stories260K (TinyStories stories 0..499, seq_len 256), at w2g32, w3g32, w4g32 and w8a8,
-# three calibration seeds (128 x 256 tokens of stories 500..999, one batch). Writes results/stories260K_awq.jsonl and
+# SmoothQuant at w8a8, three calibration seeds (128 x 256 tokens of stories 500..999, one batch). Writes results/stories260K_awq.jsonl and
 # the Markdown table results/stories260K_awq.md. Run from the repository root after scripts/setup.sh.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -22,28 +22,9 @@ for s in w2g32 w3g32 w4g32 w8a8; do
     done
   done
 done
-python3 - "$OUT" > results/stories260K_awq.md <<'PY'
-import json, statistics, sys
-rows = [json.loads(l) for l in open(sys.argv[1])]
-fp = rows[0]["evals"][0]["ppl"]
-print(f"stories260K, TinyStories stories 0..499, seq_len 256 ({rows[0]['evals'][0]['tokens']} scored tokens); "
-      f"fp ppl {fp:.4f}. AWQ: mean ± sd over calibration seeds 0, 1, 2.\n")
-def name(r):
-    if r["method"] == "rtn":
-        return "RTN"
-    p = r["quant"]["params"]
-    return f"AWQ-{'academic' if p['clip_sym'] is True else 'LLMC'} {p['trans_version']}"
-by = {}
-for r in rows:
-    by.setdefault((name(r), r["quant"]["scheme"]), []).append(r["evals"][1]["ppl"])
-schemes = ["w2g32", "w3g32", "w4g32", "w8a8"]
-print("| method | " + " | ".join(schemes) + " |")
-print("|---|" + "---|" * len(schemes))
-for m in ["RTN", "AWQ-academic v1", "AWQ-academic v2", "AWQ-LLMC v1", "AWQ-LLMC v2"]:
-    cells = []
-    for s in schemes:
-        v = by.get((m, s), [])
-        cells.append(f"{v[0]:.4f}" if len(v) == 1 else f"{statistics.mean(v):.4f} ± {statistics.stdev(v):.4f}")
-    print(f"| {m} | " + " | ".join(cells) + " |")
-PY
+for seed in 0 1 2; do
+  $PTQ run --config configs/quantization/methods/SmoothQuant/smoothquant_w_a.yml --set calib.seed=$seed --threads 1 \
+    --json | tail -n 1 >> "$OUT"
+done
+python3 scripts/tables/format_awq_table.py "$OUT" > results/stories260K_awq.md
 cat results/stories260K_awq.md

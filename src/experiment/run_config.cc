@@ -133,7 +133,7 @@ QuantSpec read_spec(Section s, const std::string& file, TensorRole role) {
 
 std::string method_id_from_llmc(const std::string& name) {
   static const std::pair<const char*, const char*> kLlmc[] = {
-      {"RTN", "rtn"}, {"GPTQ", "gptq"}, {"Awq", "awq"}, {"AWQ", "awq"}, {"OmniQuant", "omniquant"}};
+      {"RTN", "rtn"}, {"GPTQ", "gptq"}, {"Awq", "awq"}, {"AWQ", "awq"}, {"OmniQuant", "omniquant"}, {"SmoothQuant", "smoothquant"}};
   for (const auto& [llmc, id] : kLlmc)
     if (name == llmc) return id;
   return find_method(name).id.data();  // a ptq id, or an error listing them

@@ -10,6 +10,7 @@ namespace ptq {
 std::unique_ptr<Method> make_rtn(const nlohmann::json& params);
 std::unique_ptr<Method> make_gptq(const nlohmann::json& params);
 std::unique_ptr<Method> make_awq(const nlohmann::json& params);
+std::unique_ptr<Method> make_smoothquant(const nlohmann::json& params);
 
 const std::vector<MethodInfo>& methods() {
   static const std::vector<MethodInfo> table = {
@@ -39,6 +40,11 @@ const std::vector<MethodInfo>& methods() {
         {"save_mem", "true", "LLMC memory option (no effect)"},
         {"quantize_weights", "true", "false: keep the transformed fp weights (evaluate the transform alone)"}},
        make_awq},
+      {"smoothquant", "SmoothQuant: migrate activation outliers into the weights, norm -> linear (Xiao et al. 2023)",
+       true, false,
+       {{"alpha", "0.5", "migration strength: s = max|X|^alpha / max|W|^(1-alpha)"},
+        {"quantize_weights", "true", "false: keep the smoothed fp weights (evaluate the transform alone)"}},
+       make_smoothquant},
   };
   return table;
 }

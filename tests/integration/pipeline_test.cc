@@ -167,6 +167,24 @@ TEST(Awq, TransformAloneKeepsTheFpModel) {
   }
 }
 
+TEST(SmoothQuant, TransformAloneKeepsTheFpModelAndW8A8Runs) {
+  LoadedModel m = stories();
+  CausalLM ref = load_causal_lm(*m.checkpoint);
+  auto sq = find_method("smoothquant").make({{"alpha", 0.8}, {"quantize_weights", false}});
+  run_pipeline(*m.model, calibration(*m.tokenizer, 4), *sq, QuantScheme::parse("w8g32"));
+  EXPECT_FALSE(at::equal(m.model->model->layers->ptr<DecoderLayerImpl>(0)->input_layernorm->weight,
+                         ref->model->layers->ptr<DecoderLayerImpl>(0)->input_layernorm->weight));
+  at::Tensor ids = calibration(*m.tokenizer, 2).back();
+  at::NoGradGuard g;
+  at::Tensor a = m.model->forward(ids), b = ref->forward(ids);
+  EXPECT_LT(((a - b).norm() / b.norm()).item<double>(), 1e-5);
+
+  LoadedModel q = stories();
+  auto w8a8 = find_method("smoothquant").make({});
+  PipelineResult r = run_pipeline(*q.model, calibration(*q.tokenizer, 4), *w8a8, QuantScheme::parse("w8a8"));
+  for (const auto& e : r.layer_errors) EXPECT_LT(e.rel_output_error, 0.05) << e.layer;
+}
+
 TEST(Awq, LayerErrorNotWorseThanRtnAndClipFactorsOnTheGrid) {
   for (const char* scheme : {"w3g32", "w4g32"}) {
     double rtn_block = 0, awq_block = 0, rtn_layer = 0, awq_layer = 0;
