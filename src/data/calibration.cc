@@ -50,7 +50,7 @@ std::vector<std::string> load_documents(const std::string& dataset, const std::s
       if (next == std::string::npos) break;
       pos = next + sep.size();
     }
-  } else if (dataset == "c4" || dataset == "jsonl") {
+  } else if (dataset == "c4" || dataset == "jsonl" || dataset == "pileval") {
     std::istringstream lines(bytes);
     std::string line;
     for (int64_t n = 1; std::getline(lines, line); ++n) {
@@ -67,7 +67,7 @@ std::vector<std::string> load_documents(const std::string& dataset, const std::s
     }
   } else {
     PTQ_FAIL("calibration dataset '{}' has no documents (preproc random_windows works on any text; documents: "
-             "tinystories, c4, jsonl)",
+             "tinystories, c4, pileval, jsonl)",
              dataset);
   }
   return docs;
@@ -140,6 +140,7 @@ CalibrationSet build_calibration(const CalibOptions& opt, const Tokenizer& tok) 
     prov["offsets"] = offsets;
   } else if (opt.preproc == "txt_general_preproc" || opt.preproc == "general" || opt.preproc == "pileval_awq") {
     const std::string path = opt.path.empty() ? default_path(opt.dataset) : opt.path;
+    PTQ_CHECK(!path.empty(), "calibration dataset '{}' has no shipped file: give calib.path", opt.dataset);
     std::vector<std::string> docs = load_documents(opt.dataset, path);
     const int64_t last = opt.last_doc < 0 ? static_cast<int64_t>(docs.size()) - 1 : opt.last_doc;
     PTQ_CHECK(opt.first_doc >= 0 && opt.first_doc <= last && last < static_cast<int64_t>(docs.size()),

@@ -6,7 +6,8 @@
 //   pileval_awq           shuffle the documents, keep the first n_samples whose stripped text encodes to 1..seq_len
 //                         tokens, concatenate, cut into floor(total / seq_len) blocks (fewer than n_samples)
 //   tokens                samples read from a JSON file {"samples": [[ids...], ...]} exactly as they are
-// Documents: tinystories (stories split on <|endoftext|>), c4 / jsonl (the "text" field of each line); the
+// Documents: tinystories (stories split on <|endoftext|>), c4 / pileval / jsonl (the "text" field of each line; the
+// Pile validation sample AWQ calibrates on is not shipped: give its path); the
 // single-text datasets (wikitext2, ptb, text) only support random_windows. The RNG is std::mt19937_64 seeded with
 // `seed` (shuffles and offsets are ptq's own, so samples match other tools only through the tokens file).
 #pragma once
@@ -23,7 +24,7 @@
 namespace ptq {
 
 struct CalibOptions {
-  std::string dataset = "tinystories";  // tinystories, c4, wikitext2, ptb, text, jsonl, tokens
+  std::string dataset = "tinystories";  // tinystories, c4, pileval, wikitext2, ptb, text, jsonl, tokens
   std::string path;                     // data file; default: the dataset's file under the data folder
   std::string preproc = "random_windows";
   int64_t n_samples = 128;

@@ -86,6 +86,32 @@ TEST(Calibration, C4DocumentsWork) {
   EXPECT_EQ(s.batches[0].sizes(), at::IntArrayRef({8, 128}));
 }
 
+TEST(Calibration, PilevalStyleJsonlDocuments) {
+  // A Pile-validation-shaped file: one {"text": ...} object per line (here the first C4 documents).
+  test::TempDir dir;
+  const std::string c4 = test::read_file(test::data_path("eval/c4/c4_validation_2k.jsonl"));
+  std::string head;
+  size_t pos = 0;
+  for (int i = 0; i < 300 && pos != std::string::npos; ++i) pos = c4.find('\n', pos + 1);
+  test::write_file(dir.file("val.jsonl"), c4.substr(0, pos + 1));
+  CalibOptions o;
+  o.dataset = "pileval";
+  o.path = dir.file("val.jsonl");
+  o.preproc = "pileval_awq";
+  o.n_samples = 64;
+  o.seq_len = 512;
+  CalibrationSet s = build_calibration(o, stories_tok());
+  EXPECT_GT(s.samples.size(), 0u);
+  EXPECT_LT(s.samples.size(), 64u);  // AWQ's style: fewer blocks than documents
+  o.path.clear();
+  try {
+    build_calibration(o, stories_tok());
+    ADD_FAILURE();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("give calib.path"), std::string::npos) << e.what();
+  }
+}
+
 TEST(Calibration, BadInputsAreClearErrors) {
   auto expect_error = [](const CalibOptions& o, const std::string& needle) {
     try {

@@ -53,6 +53,7 @@ TEST_P(Stories260K, PromptLogitsMatchReference) {
     at::Tensor ref = at::tensor(prompt["logits"][std::to_string(pos)].get<std::vector<float>>());
     const double diff = (logits[pos] - ref).abs().max().item<double>();
     EXPECT_LE(diff, 1e-4) << GetParam() << " position " << pos;
+    std::printf("[ info     ] %s position %d: max |logit - reference| = %.2e\n", GetParam().c_str(), pos, diff);
     EXPECT_EQ(logits[pos].argmax().item<int64_t>(), prompt["argmax"][std::to_string(pos)].get<int64_t>());
   }
 }
