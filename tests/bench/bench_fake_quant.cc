@@ -2,6 +2,8 @@
 // (bytes read + bytes written), next to BM_TensorCopy, a plain copy of the same tensor: the ratio says how far the
 // quantizer is from memory speed. Threads: --threads=N (default 1; LibTorch intra-op threads).
 #include <benchmark/benchmark.h>
+
+#include "bench_main.h"
 #include <ATen/ATen.h>
 
 #include <cstdlib>
@@ -78,15 +80,4 @@ BENCHMARK(BM_FakeQuantInPlace)
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  int threads = 1;
-  for (int i = 1; i < argc; ++i)
-    if (std::strncmp(argv[i], "--threads=", 10) == 0) threads = std::atoi(argv[i] + 10);
-  ptq::set_threads(threads);
-  benchmark::AddCustomContext("ptq_commit", ptq::system_info().git_commit);
-  benchmark::AddCustomContext("torch_threads", std::to_string(threads));
-  benchmark::Initialize(&argc, argv);
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}
+int main(int argc, char** argv) { return ptq::bench::run_main(argc, argv); }

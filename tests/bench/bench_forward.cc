@@ -5,6 +5,8 @@
 // FLOPs counted per sequence of T tokens (multiply-add = 2): linears 2·T·(4·H² + 3·H·I) per layer, attention
 // scores and weighted sum 2·2·H·T(T+1)/2 per layer (causal: query t sees t+1 keys), LM head 2·T·H·V.
 #include <benchmark/benchmark.h>
+
+#include "bench_main.h"
 #include <ATen/ATen.h>
 
 #include <cstdlib>
@@ -68,17 +70,9 @@ BENCHMARK(BM_Forward)->ArgNames({"seq", "batch"})->Args({512, 1})->Args({128, 4}
 }  // namespace
 
 int main(int argc, char** argv) {
-  int threads = 1;
-  for (int i = 1; i < argc; ++i)
-    if (std::strncmp(argv[i], "--threads=", 10) == 0) threads = std::atoi(argv[i] + 10);
-  ptq::set_threads(threads);
-  g_gemm_gflops = ptq::measure_gemm_gflops(1024, 5);
-  model();  // build and initialise the weights outside every timed region
-  benchmark::AddCustomContext("ptq_commit", ptq::system_info().git_commit);
-  benchmark::AddCustomContext("torch_threads", std::to_string(threads));
-  benchmark::AddCustomContext("gemm_fp32_gflops_n1024", std::to_string(g_gemm_gflops));
-  benchmark::Initialize(&argc, argv);
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
+  return ptq::bench::run_main(argc, argv, [] {
+    g_gemm_gflops = ptq::measure_gemm_gflops(1024, 5);
+    model();  // build and initialise the weights outside every timed region
+    benchmark::AddCustomContext("gemm_fp32_gflops_n1024", std::to_string(g_gemm_gflops));
+  });
 }

@@ -5,6 +5,8 @@
 //   BM_GptqLayer    both, as the pipeline runs them for one layer (act_order off / on)
 // Threads: --threads=N (default 1; LibTorch intra-op threads). One iteration each: these take seconds to minutes.
 #include <benchmark/benchmark.h>
+
+#include "bench_main.h"
 #include <ATen/ATen.h>
 
 #include <cstdlib>
@@ -94,15 +96,4 @@ BENCHMARK(BM_GptqLayer)->ArgName("act_order")->Arg(0)->Arg(1)->Unit(benchmark::k
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  int threads = 1;
-  for (int i = 1; i < argc; ++i)
-    if (std::strncmp(argv[i], "--threads=", 10) == 0) threads = std::atoi(argv[i] + 10);
-  ptq::set_threads(threads);
-  benchmark::AddCustomContext("ptq_commit", ptq::system_info().git_commit);
-  benchmark::AddCustomContext("torch_threads", std::to_string(threads));
-  benchmark::Initialize(&argc, argv);
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}
+int main(int argc, char** argv) { return ptq::bench::run_main(argc, argv); }

@@ -12,29 +12,15 @@
 #include "core/device.h"
 #include "core/error.h"
 #include "model/loaded_model.h"
+#include "support/stories260k.h"
 #include "support/test_data.h"
 
 namespace ptq {
 namespace {
 
-const nlohmann::json& fixture() {
-  static const nlohmann::json j = [] {
-    std::ifstream in(test::data_path("fixtures/stories260K_reference.json"));
-    return nlohmann::json::parse(in);
-  }();
-  return j;
-}
-
-std::string form_path(const std::string& form) {
-  if (form == "hf") return test::data_path("models/stories260K-hf");
-  if (form == "llama2c") return test::data_path("models/stories260K/stories260K.bin");
-  if (form == "gguf_v3") return test::data_path("models/stories260K/stories260K-f32.v3.gguf");
-  return test::data_path("models/stories260K/tinyllamas-stories-260k-f32.gguf");  // GGUF v1, the original file
-}
-
-LoadedModel load_form(const std::string& form) {
-  return load_model(form_path(form), form == "llama2c" ? test::data_path("models/stories260K/tok512.bin") : "");
-}
+const nlohmann::json& fixture() { return test::stories_reference(); }
+std::string form_path(const std::string& form) { return test::stories_path(form); }
+LoadedModel load_form(const std::string& form) { return test::load_stories(form); }
 
 at::Tensor ids_tensor(const std::vector<int32_t>& ids) {
   return at::tensor(std::vector<int64_t>(ids.begin(), ids.end()), at::kLong);

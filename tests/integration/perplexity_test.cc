@@ -11,24 +11,14 @@
 #include "data/eval_text.h"
 #include "eval/perplexity.h"
 #include "model/loaded_model.h"
+#include "support/stories260k.h"
 #include "support/test_data.h"
 
 namespace ptq {
 namespace {
 
-const nlohmann::json& fixture() {
-  static const nlohmann::json j = [] {
-    std::ifstream in(test::data_path("fixtures/stories260K_reference.json"));
-    return nlohmann::json::parse(in);
-  }();
-  return j;
-}
-
-LoadedModel load_form(const std::string& form) {
-  if (form == "hf") return load_model(test::data_path("models/stories260K-hf"));
-  return load_model(test::data_path("models/stories260K/stories260K.bin"),
-                    test::data_path("models/stories260K/tok512.bin"));
-}
+const nlohmann::json& fixture() { return test::stories_reference(); }
+LoadedModel load_form(const std::string& form) { return test::load_stories(form); }
 
 EvalText stories_0_9() {
   EvalTextOptions o;
