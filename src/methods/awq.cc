@@ -23,6 +23,7 @@
 //   #9  v->o under GQA is skipped as in both references; do_gqa_trans is not supported (clear error).
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <map>
@@ -42,7 +43,19 @@ struct AwqOptions {
   std::string clip_version = "v1";
   std::optional<bool> clip_sym;  // unset: follows the weight quantizer
   bool quantize_weights = true;  // false: leave the transformed fp weights (LLMC's `transformed` eval position)
+  bool batched_search = true;    // evaluate the 20 ratios in batched passes (false: one ratio at a time, the reference)
 };
+
+// x: [R, B, T, in] (one input per ratio), w: [R, out, in], bias [out] or undefined -> [R, B, T, out].
+at::Tensor batched_linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& bias) {
+  const int64_t R = x.size(0), B = x.size(1), T = x.size(2);
+  at::Tensor y = at::bmm(x.reshape({R, B * T, x.size(3)}), w.transpose(1, 2)).view({R, B, T, w.size(1)});
+  return bias.defined() ? y + bias : y;
+}
+
+// A subset's inspected module evaluated for R ratios at once: x [R, B, T, in], one stacked weight [R, out, in] per
+// subset layer (in the order the subset lists them) -> [R, B, T, out].
+using BatchedInspected = std::function<at::Tensor(const at::Tensor&, const std::vector<at::Tensor>&)>;
 
 // Mean over rows of |W| / max|W| within each range of the weight quantizer's view (LLMC awq.py w_mean), [in].
 at::Tensor weight_statistic(const at::Tensor& w, const QuantSpec& spec) {
@@ -69,7 +82,8 @@ class Awq : public Method {
             {"weight_clip", opt_.weight_clip},
             {"clip_version", opt_.clip_version},
             {"clip_sym", opt_.clip_sym ? nlohmann::json(*opt_.clip_sym) : nlohmann::json("follows weight.symmetric")},
-            {"quantize_weights", opt_.quantize_weights}};
+            {"quantize_weights", opt_.quantize_weights},
+            {"batched_search", opt_.batched_search}};
   }
 
   void apply_block(BlockContext& ctx) override {
@@ -91,7 +105,15 @@ class Awq : public Method {
       // 1: input_layernorm -> q, k, v; loss on self_attn.
       {
         auto s = search(ctx, cache.at("self_attn.q_proj"), {attn->q_proj, attn->k_proj, attn->v_proj},
-                        [&](const at::Tensor& x) { return attn->forward(x, rope); });
+                        [&](const at::Tensor& x) { return attn->forward(x, rope); },
+                        [&](const at::Tensor& x, const std::vector<at::Tensor>& w) {
+                          const int64_t R = x.size(0), B = x.size(1), T = x.size(2);
+                          auto flat = [&](const at::Tensor& y) { return y.reshape({R * B, T, y.size(3)}); };
+                          at::Tensor out = attn->attend(flat(batched_linear(x, w[0], attn->q_proj->bias)),
+                                                        flat(batched_linear(x, w[1], attn->k_proj->bias)),
+                                                        flat(batched_linear(x, w[2], attn->v_proj->bias)), rope);
+                          return out.view({R, B, T, out.size(2)});
+                        });
         fold_into_norm(block->input_layernorm->weight, s, {attn->q_proj, attn->k_proj, attn->v_proj});
         divide(cache.at("self_attn.q_proj"), s);
         chosen["qkv"] = s.second;
@@ -100,7 +122,10 @@ class Awq : public Method {
       const int64_t v_out = attn->v_proj->weight.size(0), o_in = attn->o_proj->weight.size(1);
       if (v_out == o_in) {
         auto s = search(ctx, cache.at("self_attn.o_proj"), {attn->o_proj},
-                        [&](const at::Tensor& x) { return attn->o_proj(x); });
+                        [&](const at::Tensor& x) { return attn->o_proj(x); },
+                        [&](const at::Tensor& x, const std::vector<at::Tensor>& w) {
+                          return batched_linear(x, w[0], attn->o_proj->bias);
+                        });
         fold_into_linear(attn->v_proj, s, {attn->o_proj});
         divide(cache.at("self_attn.o_proj"), s);
         chosen["o"] = s.second;
@@ -111,7 +136,11 @@ class Awq : public Method {
       // 3: post_attention_layernorm -> gate, up; loss on mlp.
       {
         auto s = search(ctx, cache.at("mlp.gate_proj"), {mlp->gate_proj, mlp->up_proj},
-                        [&](const at::Tensor& x) { return mlp->forward(x); });
+                        [&](const at::Tensor& x) { return mlp->forward(x); },
+                        [&](const at::Tensor& x, const std::vector<at::Tensor>& w) {
+                          return mlp->down_proj(at::silu(batched_linear(x, w[0], mlp->gate_proj->bias)) *
+                                                batched_linear(x, w[1], mlp->up_proj->bias));
+                        });
         fold_into_norm(block->post_attention_layernorm->weight, s, {mlp->gate_proj, mlp->up_proj});
         divide(cache.at("mlp.gate_proj"), s);
         chosen["gate_up"] = s.second;
@@ -119,7 +148,10 @@ class Awq : public Method {
       // 4: up_proj -> down_proj.
       {
         auto s = search(ctx, cache.at("mlp.down_proj"), {mlp->down_proj},
-                        [&](const at::Tensor& x) { return mlp->down_proj(x); });
+                        [&](const at::Tensor& x) { return mlp->down_proj(x); },
+                        [&](const at::Tensor& x, const std::vector<at::Tensor>& w) {
+                          return batched_linear(x, w[0], mlp->down_proj->bias);
+                        });
         fold_into_linear(mlp->up_proj, s, {mlp->down_proj});
         divide(cache.at("mlp.down_proj"), s);
         chosen["down"] = s.second;
@@ -179,7 +211,7 @@ class Awq : public Method {
 
   // §4.3: the best s for `layers` whose (shared) input is `xs`; `inspected` maps that input to the loss target.
   Scale search(BlockContext& ctx, const std::vector<at::Tensor>& xs, std::vector<Linear> layers,
-               const std::function<at::Tensor(const at::Tensor&)>& inspected) {
+               const std::function<at::Tensor(const at::Tensor&)>& inspected, const BatchedInspected& batched) {
     const QuantSpec& wspec = ctx.scheme().weight;
     const auto& act = ctx.scheme().act;
     int64_t total = 0;
@@ -203,28 +235,70 @@ class Awq : public Method {
     std::vector<at::Tensor> originals;
     for (auto& l : layers) originals.push_back(l->weight.clone());
 
-    double best = std::numeric_limits<double>::infinity();
-    Scale best_s{at::ones_like(x_mean), -1.0};
+    // Candidate scales for the 20 ratios (undefined when non-finite: decision #6).
+    std::vector<at::Tensor> cand(20);
     for (int k = 0; k < 20; ++k) {
       const double r = k / 20.0;
       at::Tensor s = opt_.trans_version == "v1" ? (x_mean.pow(r) / w_mean.pow(1 - r)).clamp_min(1e-4)
                                                 : x_mean.pow(r).clamp_min(1e-4);
       s = s / (s.max() * s.min()).sqrt();
-      if (!at::isfinite(s).all().item<bool>()) continue;  // decision #6
-      for (size_t i = 0; i < layers.size(); ++i)
-        layers[i]->weight.copy_(fake_quantize(originals[i] * s.to(originals[i].scalar_type()), wspec));
-      double loss = 0;
-      for (size_t c = 0; c < xs.size(); ++c) {
-        at::Tensor x_in = xs[c] / s.to(xs[c].scalar_type());
-        if (act) x_in = fake_quantize(x_in, *act);
-        const double frac = static_cast<double>(xs[c].numel()) / static_cast<double>(total * xs[c].size(-1));
-        loss += frac * (inspected(x_in).to(at::kFloat) - refs[c]).pow(2).mean().item<double>();
+      if (at::isfinite(s).all().item<bool>()) cand[k] = s;
+    }
+    std::vector<double> loss(20, std::numeric_limits<double>::infinity());
+    auto frac = [&](const at::Tensor& x) {
+      return static_cast<double>(x.numel()) / static_cast<double>(total * x.size(-1));
+    };
+    if (opt_.batched_search && wspec.granularity != Granularity::kPerTensor) {
+      // Ratios in chunks sized to ~1 GiB: the quantized weight copies plus inputs, outputs and the inspected module's
+      // intermediates, per ratio.
+      int64_t width = 0, weights = 0;
+      for (auto& l : layers) {
+        width += l->weight.size(0);
+        weights += l->weight.numel();
       }
-      if (loss < best) {
-        best = loss;
-        best_s = {s, r};
+      const int64_t per_ratio = 4 * (weights + total * (xs.front().size(-1) + 2 * width));
+      const int64_t chunk = std::clamp<int64_t>((int64_t{1} << 30) / std::max<int64_t>(per_ratio, 1), 1, 20);
+      std::vector<int> valid;
+      for (int k = 0; k < 20; ++k)
+        if (cand[k].defined()) valid.push_back(k);
+      for (size_t c0 = 0; c0 < valid.size(); c0 += static_cast<size_t>(chunk)) {
+        std::vector<at::Tensor> group;
+        for (size_t i = c0; i < std::min(valid.size(), c0 + static_cast<size_t>(chunk)); ++i)
+          group.push_back(cand[valid[i]]);
+        at::Tensor S = at::stack(group);  // [R, in]
+        std::vector<at::Tensor> wr;       // per layer [R, out, in]: Q_w(W · s_r), rows quantized independently
+        for (auto& o : originals) wr.push_back(fake_quantize(o.unsqueeze(0) * S.unsqueeze(1).to(o.scalar_type()), wspec));
+        at::Tensor acc = at::zeros({S.size(0)}, at::kDouble);
+        for (size_t c = 0; c < xs.size(); ++c) {
+          at::Tensor x_in = xs[c].unsqueeze(0) / S.view({S.size(0), 1, 1, S.size(1)}).to(xs[c].scalar_type());
+          if (act) x_in = fake_quantize(x_in, *act);
+          at::Tensor out = batched(x_in, wr).to(at::kFloat);
+          acc += frac(xs[c]) * (out - refs[c].unsqueeze(0)).pow(2).mean({1, 2, 3}).to(at::kDouble);
+        }
+        for (int64_t i = 0; i < S.size(0); ++i) loss[valid[c0 + i]] = acc[i].item<double>();
+      }
+    } else {
+      for (int k = 0; k < 20; ++k) {
+        if (!cand[k].defined()) continue;
+        for (size_t i = 0; i < layers.size(); ++i)
+          layers[i]->weight.copy_(fake_quantize(originals[i] * cand[k].to(originals[i].scalar_type()), wspec));
+        double l = 0;
+        for (size_t c = 0; c < xs.size(); ++c) {
+          at::Tensor x_in = xs[c] / cand[k].to(xs[c].scalar_type());
+          if (act) x_in = fake_quantize(x_in, *act);
+          l += frac(xs[c]) * (inspected(x_in).to(at::kFloat) - refs[c]).pow(2).mean().item<double>();
+        }
+        loss[k] = l;
       }
     }
+    double best = std::numeric_limits<double>::infinity();
+    Scale best_s{at::ones_like(x_mean), -1.0};
+    for (int k = 0; k < 20; ++k)  // strict <: the lowest ratio wins ties, as the reference loop
+      if (loss[k] < best) {
+        best = loss[k];
+        best_s = {cand[k], k / 20.0};
+      }
+    ctx.notes()["awq_search_losses"].push_back(loss);
     for (size_t i = 0; i < layers.size(); ++i) layers[i]->weight.copy_(originals[i]);
     PTQ_CHECK(best_s.second >= 0, "block {}: every AWQ scale candidate was non-finite", ctx.index());
     return best_s;
@@ -323,6 +397,7 @@ std::unique_ptr<Method> make_awq(const nlohmann::json& params) {
   if (params.is_object() && params.contains("clip_sym") && !params["clip_sym"].is_null())
     o.clip_sym = param_value<bool>(info, params, "clip_sym");
   o.quantize_weights = param_value<bool>(info, params, "quantize_weights");
+  o.batched_search = param_value<bool>(info, params, "batched_search");
   PTQ_CHECK(!param_value<bool>(info, params, "do_gqa_trans"),
             "method 'awq': parameter 'do_gqa_trans' is not supported (the v->o pair is skipped under GQA, as in both "
             "references)");

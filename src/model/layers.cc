@@ -37,10 +37,15 @@ AttentionImpl::AttentionImpl(const ModelConfig& c)
 }
 
 at::Tensor AttentionImpl::forward(const at::Tensor& x, const RopeTables& rope, LayerCache* cache) {
-  const int64_t B = x.size(0), T = x.size(1);
-  at::Tensor q = q_proj(x).view({B, T, num_heads, head_dim}).transpose(1, 2);
-  at::Tensor k = k_proj(x).view({B, T, num_kv_heads, head_dim}).transpose(1, 2);
-  at::Tensor v = v_proj(x).view({B, T, num_kv_heads, head_dim}).transpose(1, 2);
+  return attend(q_proj(x), k_proj(x), v_proj(x), rope, cache);
+}
+
+at::Tensor AttentionImpl::attend(const at::Tensor& q_out, const at::Tensor& k_out, const at::Tensor& v_out,
+                                 const RopeTables& rope, LayerCache* cache) {
+  const int64_t B = q_out.size(0), T = q_out.size(1);
+  at::Tensor q = q_out.view({B, T, num_heads, head_dim}).transpose(1, 2);
+  at::Tensor k = k_out.view({B, T, num_kv_heads, head_dim}).transpose(1, 2);
+  at::Tensor v = v_out.view({B, T, num_kv_heads, head_dim}).transpose(1, 2);
   q = apply_rope(q, rope);
   k = apply_rope(k, rope);
   const int64_t past = cache && cache->k.defined() ? cache->k.size(2) : 0;
@@ -63,7 +68,7 @@ at::Tensor AttentionImpl::forward(const at::Tensor& x, const RopeTables& rope, L
     out = at::scaled_dot_product_attention(q, k, v, /*attn_mask=*/std::nullopt, /*dropout_p=*/0.0, /*is_causal=*/true);
   } else {
     // Query i sits at absolute position past + i and sees keys 0 .. past + i.
-    at::Tensor mask = at::ones({T, past + T}, at::TensorOptions().dtype(at::kBool).device(x.device()))
+    at::Tensor mask = at::ones({T, past + T}, at::TensorOptions().dtype(at::kBool).device(q_out.device()))
                           .tril(past);
     out = at::scaled_dot_product_attention(q, k, v, mask);
   }

@@ -51,6 +51,10 @@ class AttentionImpl : public torch::nn::Module {
   // x: [B, T, hidden]; rope tables for the T positions (absolute positions past .. past + T - 1 where past is the
   // cached length); causal within the block and over the cache. Returns [B, T, hidden].
   at::Tensor forward(const at::Tensor& x, const RopeTables& rope, LayerCache* cache = nullptr);
+  // The part after the q/k/v projections (RoPE, cache, GQA, causal attention, o_proj), for callers that compute the
+  // projections themselves (AWQ's batched scale search). q_out [B, T, heads*hd], k_out/v_out [B, T, kv_heads*hd].
+  at::Tensor attend(const at::Tensor& q_out, const at::Tensor& k_out, const at::Tensor& v_out, const RopeTables& rope,
+                    LayerCache* cache = nullptr);
 
   Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
   int64_t num_heads, num_kv_heads, head_dim;

@@ -185,6 +185,35 @@ TEST(SmoothQuant, TransformAloneKeepsTheFpModelAndW8A8Runs) {
   for (const auto& e : r.layer_errors) EXPECT_LT(e.rel_output_error, 0.05) << e.layer;
 }
 
+// The batched 20-ratio search computes the same losses (to float32 GEMM rounding) and picks the same ratios as the
+// one-ratio-at-a-time loop, for weight-only and weight-activation schemes.
+TEST(Awq, BatchedSearchEqualsTheLoop) {
+  for (const char* scheme : {"w3g32", "w8a8"}) {
+    std::vector<PipelineResult> runs;
+    std::vector<at::Tensor> weights;
+    for (bool batched : {true, false}) {
+      LoadedModel m = stories();
+      auto awq = find_method("awq").make({{"batched_search", batched}, {"weight_clip", true}});
+      runs.push_back(run_pipeline(*m.model, calibration(*m.tokenizer, 4), *awq, QuantScheme::parse(scheme)));
+      weights.push_back(m.model->linear("model.layers.3.mlp.down_proj")->weight.clone());
+    }
+    for (int64_t b = 0; b < 5; ++b) {
+      const auto& nb = runs[0].notes[std::to_string(b)];
+      const auto& nl = runs[1].notes[std::to_string(b)];
+      EXPECT_EQ(nb["awq_best_ratio"], nl["awq_best_ratio"]) << scheme << " block " << b;
+      const auto& lb = nb["awq_search_losses"];
+      const auto& ll = nl["awq_search_losses"];
+      ASSERT_EQ(lb.size(), ll.size());
+      for (size_t sub = 0; sub < lb.size(); ++sub)
+        for (size_t k = 0; k < 20; ++k) {
+          const double a = lb[sub][k].get<double>(), c = ll[sub][k].get<double>();
+          EXPECT_NEAR(a, c, 1e-4 * std::abs(c) + 1e-12) << scheme << " block " << b << " subset " << sub << " k " << k;
+        }
+    }
+    EXPECT_TRUE(at::equal(weights[0], weights[1])) << scheme;
+  }
+}
+
 TEST(Awq, LayerErrorNotWorseThanRtnAndClipFactorsOnTheGrid) {
   for (const char* scheme : {"w3g32", "w4g32"}) {
     double rtn_block = 0, awq_block = 0, rtn_layer = 0, awq_layer = 0;
