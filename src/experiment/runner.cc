@@ -65,13 +65,11 @@ nlohmann::json execute_run(const RunConfig& cfg, const RunOptions& opt) {
   at::manual_seed(static_cast<uint64_t>(cfg.seed));
   const at::Device device =
       with_context(fmt::format("{}: ptq.device", cfg.source), [&] { return resolve_device(cfg.device); });
-  if (cfg.save_fake) {
+  if (cfg.save_fake || cfg.save_trans) {
     PTQ_CHECK(!std::filesystem::exists(cfg.save_path),
               "{}: save.save_path '{}' already exists (ptq never overwrites results; choose a new folder)", cfg.source,
               cfg.save_path);
   }
-  PTQ_CHECK(!cfg.save_trans, "{}: save.save_trans: saving transformed checkpoints is not supported yet (save_fake is)",
-            cfg.source);
 
   auto t = Clock::now();
   LoadOptions lo;
@@ -110,6 +108,7 @@ nlohmann::json execute_run(const RunConfig& cfg, const RunOptions& opt) {
   auto method = info.make(cfg.special);
   PipelineOptions po;
   po.quant_out = cfg.quant_out;
+  po.keep_transformed = cfg.save_trans;
   PipelineResult pr = run_pipeline(*m.model, batches, *method, cfg.scheme, po);
   timings["quantize"] = since(t);
   if (human) {
@@ -128,16 +127,27 @@ nlohmann::json execute_run(const RunConfig& cfg, const RunOptions& opt) {
   }
 
   std::string saved;
-  if (cfg.save_fake) {
+  nlohmann::json saved_paths = nlohmann::json::object();
+  if (cfg.save_fake || cfg.save_trans) {
     t = Clock::now();
-    std::vector<std::pair<std::string, at::Tensor>> tensors;
     auto params = m.model->named_parameters();
-    for (const auto& name : hf_tensor_names(m.model->config())) tensors.emplace_back(name, *params.find(name));
-    saved = (std::filesystem::path(cfg.save_path) / "fake_quant_model").string();
-    write_hf_checkpoint(saved, m.model->config(), tensors, 5'000'000'000ULL,
-                        {{"ptq_method", cfg.method}, {"ptq_scheme", cfg.scheme.name()}});
+    const std::map<std::string, std::string> meta = {{"ptq_method", cfg.method}, {"ptq_scheme", cfg.scheme.name()}};
+    // save_trans: the transformed fp model (block linears before quantization); save_fake: the fake-quantized one.
+    for (const bool fake : {false, true}) {
+      if (fake ? !cfg.save_fake : !cfg.save_trans) continue;
+      std::vector<std::pair<std::string, at::Tensor>> tensors;
+      for (const auto& name : hf_tensor_names(m.model->config())) {
+        auto it = pr.transformed.find(name);
+        tensors.emplace_back(name, !fake && it != pr.transformed.end() ? it->second : *params.find(name));
+      }
+      const std::string dir =
+          (std::filesystem::path(cfg.save_path) / (fake ? "fake_quant_model" : "transformed_model")).string();
+      write_hf_checkpoint(dir, m.model->config(), tensors, 5'000'000'000ULL, meta);
+      saved_paths[fake ? "fake_quant" : "transformed"] = dir;
+      if (human) fmt::print("saved {}\n", dir);
+    }
+    saved = cfg.save_fake ? saved_paths["fake_quant"].get<std::string>() : saved_paths["transformed"].get<std::string>();
     timings["save"] = since(t);
-    if (human) fmt::print("saved {}\n", saved);
   }
   timings["total"] = since(t_start);
 
@@ -154,7 +164,7 @@ nlohmann::json execute_run(const RunConfig& cfg, const RunOptions& opt) {
     nlohmann::json out = {{"method", cfg.method},     {"quant", quant},           {"evals", evals},
                           {"timings", timings},       {"layer_errors", layer_errors},
                           {"block_errors", pr.block_errors}, {"calibration", calib_prov},
-                          {"notes", pr.notes},        {"config", cfg.to_json()},  {"saved", saved},
+                          {"notes", pr.notes},        {"config", cfg.to_json()},  {"saved", saved}, {"saved_paths", saved_paths},
                           {"system", to_json(system_info())}};
     return out;
   }

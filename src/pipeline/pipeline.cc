@@ -64,6 +64,8 @@ PipelineResult run_pipeline(CausalLMImpl& model, const std::vector<at::Tensor>& 
                 b, name);
     set_activation_quantization(*block, scheme.act);
     for (const auto& [name, w] : ctx.reference_weights()) original[name] = w;
+    if (opt.keep_transformed)
+      for (const auto& [name, w] : original) result.transformed[fmt::format("model.layers.{}.{}.weight", b, name)] = w.cpu();
 
     // Quantized rerun: per-linear relative output error against the original weight on the same input.
     std::map<std::string, std::pair<double, double>> err;  // name -> (sum |y_q - y|^2, sum |y|^2)

@@ -23,6 +23,7 @@ class CausalLMImpl;
 struct PipelineOptions {
   bool quant_out = true;    // propagate quantized (true) or fp (false) block outputs to the next block
   bool keep_codes = false;  // keep every linear's integer codes (for export)
+  bool keep_transformed = false;  // keep every linear's transformed fp weight (save.save_trans)
 };
 
 struct LayerError {
@@ -36,6 +37,10 @@ struct PipelineResult {
   std::vector<LayerError> layer_errors;
   std::vector<double> block_errors;  // ||block_q(x) - block_fp(x)|| / ||block_fp(x)|| per block, same inputs x
   std::map<std::string, QuantizedLinear> codes;  // by HF module name, when keep_codes
+  // By HF parameter name ("model.layers.0.mlp.up_proj.weight"), CPU, when keep_transformed: the fp weight each linear
+  // holds after the method's equivalence transforms and before quantization (AWQ/SmoothQuant: scales folded; methods
+  // without a transform: the original weight). Norm weights are transformed in place and not quantized.
+  std::map<std::string, at::Tensor> transformed;
   nlohmann::json notes = nlohmann::json::object();  // per block, what methods reported
   double seconds = 0;
 };

@@ -92,10 +92,13 @@ TEST(RunConfig, GptqEndToEndBeatsRtn) {
 
 TEST(RunConfig, AwqPresetsEndToEnd) {
   for (const char* preset : {"awq_w_only_academic.yml", "awq_w_only_llmc.yml"}) {
+    test::TempDir dir;
+    const std::string save = dir.file("out");
     auto r = test::run_ptq("run --config " + config(std::string("quantization/methods/Awq/") + preset) + " " +
                            model_override() +
                            " --set quant.weight.bit=3 --set calib.n_samples=16 --set eval.max_windows=40 --json "
-                           "--threads 1");
+                           "--threads 1 --set save.save_trans=true --set save.save_fake=true --set save.save_path=" +
+                           save);
     ASSERT_EQ(r.exit_code, 0) << preset << ": " << r.err;
     nlohmann::json j = last_json_line(r.out);
     EXPECT_EQ(j["method"], "awq");
@@ -105,6 +108,16 @@ TEST(RunConfig, AwqPresetsEndToEnd) {
     EXPECT_GT(q, fp) << preset;
     EXPECT_LT(q, fp * 2.5) << preset;
     std::printf("[ info     ] %s w3g32, 40 windows: fp %.4f, AWQ %.4f\n", preset, fp, q);
+    // save_trans holds the transformed fp model: same function as the original (to float rounding); save_fake the
+    // evaluated fake-quant model.
+    auto eval = [&](const std::string& model) {
+      auto e = test::run_ptq("eval --model " + model + " --dataset tinystories --seq-len 256 --max-windows 40 --json "
+                             "--threads 1 --tokenizer " + test::data_path("models/stories260K-hf/tokenizer.model"));
+      EXPECT_EQ(e.exit_code, 0) << e.err;
+      return last_json_line(e.out)["ppl"].get<double>();
+    };
+    EXPECT_NEAR(eval(save + "/transformed_model"), fp, 1e-5 * fp) << preset;
+    EXPECT_NEAR(eval(save + "/fake_quant_model"), q, 1e-9 * q) << preset;
   }
 }
 
