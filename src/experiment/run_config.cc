@@ -258,6 +258,10 @@ RunConfig parse_run_config(const YAML::Node& root, const std::string& file) {
   c.save_trans = save.get<bool>("save_trans", false);
   c.save_fake = save.get<bool>("save_fake", false);
   c.save_path = save.get<std::string>("save_path", "");
+  // LLMC's real-quant exports: accepted when off; on, a clear error until the export formats land.
+  for (const char* key : {"save_autoawq", "save_vllm", "save_sgl", "save_lightllm", "save_mlcllm"})
+    PTQ_CHECK(!save.get<bool>(key, false), "{}: save.{}: real-quant export is not supported yet (save_fake and "
+                                           "save_trans are)", file, key);
   PTQ_CHECK(!(c.save_trans || c.save_fake) || !c.save_path.empty(), "{}: save.save_path is required to save", file);
   save.finish();
 

@@ -126,10 +126,23 @@ TEST(RunConfig, EveryShippedConfigParses) {
   int n = 0;
   for (const auto& e : std::filesystem::recursive_directory_iterator(std::string(PTQ_SOURCE_DIR) + "/configs")) {
     if (e.path().extension() != ".yml") continue;
-    EXPECT_NO_THROW(load_run_config(e.path().string())) << e.path();
     ++n;
+    if (e.path().string().find("backend/autoawq") != std::string::npos) {
+      // Its save_autoawq export is not implemented yet: a clear error naming the key, and the rest parses.
+      try {
+        load_run_config(e.path().string());
+        ADD_FAILURE() << "save_autoawq accepted";
+      } catch (const Error& err) {
+        EXPECT_NE(std::string(err.what()).find("save.save_autoawq: real-quant export is not supported yet"),
+                  std::string::npos)
+            << err.what();
+      }
+      EXPECT_NO_THROW(load_run_config(e.path().string(), {"save.save_autoawq=false"})) << e.path();
+      continue;
+    }
+    EXPECT_NO_THROW(load_run_config(e.path().string())) << e.path();
   }
-  EXPECT_GE(n, 7);
+  EXPECT_GE(n, 8);
 }
 
 // Parsing errors name the file and the key path.
