@@ -25,12 +25,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <limits>
 #include <map>
 
 #include "core/error.h"
 #include "core/fake_quant.h"
 #include "methods/method.h"
+#include "model/safetensors.h"
 
 namespace ptq {
 
@@ -44,6 +46,8 @@ struct AwqOptions {
   std::optional<bool> clip_sym;  // unset: follows the weight quantizer
   bool quantize_weights = true;  // false: leave the transformed fp weights (LLMC's `transformed` eval position)
   bool batched_search = true;    // evaluate the 20 ratios in batched passes (false: one ratio at a time, the reference)
+  std::string scale_path;        // non-empty: write scales.safetensors there at the end (LLMC save_scale)
+  std::string clip_path;         // non-empty: write clips.safetensors there at the end (LLMC save_clip)
 };
 
 // x: [R, B, T, in] (one input per ratio), w: [R, out, in], bias [out] or undefined -> [R, B, T, out].
@@ -75,6 +79,21 @@ at::Tensor weight_statistic(const at::Tensor& w, const QuantSpec& spec) {
 class Awq : public Method {
  public:
   explicit Awq(AwqOptions o) : opt_(std::move(o)) {}
+
+  // Artifacts for the AWQ -> OmniQuant combination and for inspection (safetensors; LLMC writes .pth pickles):
+  // scales.safetensors  "model.layers.<i>.<linear>": s [in] multiplied into that linear's columns
+  // clips.safetensors   "model.layers.<i>.<linear>.up" / ".low": clip factors in the weight quantizer's range shape
+  void finish() override {
+    auto write = [](const std::string& dir, const char* file, const auto& tensors) {
+      namespace fs = std::filesystem;
+      fs::create_directories(dir);
+      const fs::path p = fs::path(dir) / file;
+      PTQ_CHECK(!fs::exists(p), "{}: already exists (ptq never overwrites results)", p.string());
+      write_safetensors(p.string(), tensors, {{"producer", "ptq awq"}});
+    };
+    if (!opt_.scale_path.empty()) write(opt_.scale_path, "scales.safetensors", saved_scales_);
+    if (!opt_.clip_path.empty()) write(opt_.clip_path, "clips.safetensors", saved_clips_);
+  }
 
   nlohmann::json params() const override {
     return {{"trans", opt_.trans},
@@ -117,6 +136,7 @@ class Awq : public Method {
         fold_into_norm(block->input_layernorm->weight, s, {attn->q_proj, attn->k_proj, attn->v_proj});
         divide(cache.at("self_attn.q_proj"), s);
         chosen["qkv"] = s.second;
+        keep_scale(ctx.index(), {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"}, s.first);
       }
       // 2: v_proj -> o_proj, only when the shapes line up (no GQA).
       const int64_t v_out = attn->v_proj->weight.size(0), o_in = attn->o_proj->weight.size(1);
@@ -129,6 +149,7 @@ class Awq : public Method {
         fold_into_linear(attn->v_proj, s, {attn->o_proj});
         divide(cache.at("self_attn.o_proj"), s);
         chosen["o"] = s.second;
+        keep_scale(ctx.index(), {"self_attn.o_proj"}, s.first);
       } else {
         chosen["o"] = fmt::format("skipped: v_proj has {} rows, o_proj {} columns (grouped-query attention)", v_out,
                                   o_in);
@@ -144,6 +165,7 @@ class Awq : public Method {
         fold_into_norm(block->post_attention_layernorm->weight, s, {mlp->gate_proj, mlp->up_proj});
         divide(cache.at("mlp.gate_proj"), s);
         chosen["gate_up"] = s.second;
+        keep_scale(ctx.index(), {"mlp.gate_proj", "mlp.up_proj"}, s.first);
       }
       // 4: up_proj -> down_proj.
       {
@@ -155,6 +177,7 @@ class Awq : public Method {
         fold_into_linear(mlp->up_proj, s, {mlp->down_proj});
         divide(cache.at("mlp.down_proj"), s);
         chosen["down"] = s.second;
+        keep_scale(ctx.index(), {"mlp.down_proj"}, s.first);
       }
     }
 
@@ -171,6 +194,11 @@ class Awq : public Method {
       for (auto& [name, l] : block->linears()) {
         if (!input_of.count(name)) continue;
         clips[name] = clip_search(ctx, l->weight, cache.at(input_of.at(name)), sym);
+        if (!opt_.clip_path.empty()) {
+          const std::string key = fmt::format("model.layers.{}.{}", ctx.index(), name);
+          saved_clips_.emplace_back(key + ".up", clips[name].up.cpu());
+          if (clips[name].low.defined()) saved_clips_.emplace_back(key + ".low", clips[name].low.cpu());
+        }
       }
       nlohmann::json summary = nlohmann::json::object();
       for (auto& [name, c] : clips) {
@@ -377,7 +405,13 @@ class Awq : public Method {
     }
   }
 
+  void keep_scale(int64_t block, std::initializer_list<const char*> layers, const at::Tensor& s) {
+    if (opt_.scale_path.empty()) return;
+    for (const char* l : layers) saved_scales_.emplace_back(fmt::format("model.layers.{}.{}", block, l), s.cpu());
+  }
+
   AwqOptions opt_;
+  std::vector<std::pair<std::string, at::Tensor>> saved_scales_, saved_clips_;
 };
 
 }  // namespace
@@ -401,10 +435,15 @@ std::unique_ptr<Method> make_awq(const nlohmann::json& params) {
   PTQ_CHECK(!param_value<bool>(info, params, "do_gqa_trans"),
             "method 'awq': parameter 'do_gqa_trans' is not supported (the v->o pair is skipped under GQA, as in both "
             "references)");
-  for (const char* key : {"save_scale", "save_clip"})
-    PTQ_CHECK(!param_value<bool>(info, params, key),
-              "method 'awq': parameter '{}' is not supported yet (scales and clips are reported in the run notes)",
-              key);
+  if (param_value<bool>(info, params, "save_scale")) {
+    o.scale_path = param_value<std::string>(info, params, "scale_path");
+    PTQ_CHECK(!o.scale_path.empty(), "method 'awq': save_scale needs scale_path");
+  }
+  if (param_value<bool>(info, params, "save_clip")) {
+    o.clip_path = param_value<std::string>(info, params, "clip_path");
+    PTQ_CHECK(!o.clip_path.empty(), "method 'awq': save_clip needs clip_path");
+    PTQ_CHECK(o.weight_clip, "method 'awq': save_clip needs weight_clip: True");
+  }
   return std::make_unique<Awq>(o);
 }
 

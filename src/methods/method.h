@@ -81,6 +81,8 @@ class Method {
   virtual void apply_block(BlockContext& ctx) = 0;
   // The resolved parameters, stored with every result.
   virtual nlohmann::json params() const = 0;
+  // Called once after the last block (e.g. to write the artifacts the method collected). Default: nothing.
+  virtual void finish() {}
 };
 
 // One method parameter as `ptq methods` lists it and configs set it (LLMC's quant.special keys).

@@ -100,6 +100,7 @@ PipelineResult run_pipeline(CausalLMImpl& model, const std::vector<at::Tensor>& 
 
     inputs = opt.quant_out ? q_out : fp_out;
   }
+  method.finish();
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return result;
 }

@@ -7,6 +7,7 @@
 #include "core/fake_quant.h"
 #include "data/eval_text.h"
 #include "model/loaded_model.h"
+#include "model/safetensors.h"
 #include "pipeline/pipeline.h"
 #include "support/test_data.h"
 
@@ -212,6 +213,30 @@ TEST(Awq, BatchedSearchEqualsTheLoop) {
     }
     EXPECT_TRUE(at::equal(weights[0], weights[1])) << scheme;
   }
+}
+
+TEST(Awq, ScalesAndClipsAreWrittenAsArtifacts) {
+  test::TempDir dir;
+  LoadedModel m = stories();
+  auto awq = find_method("awq").make({{"weight_clip", true}, {"save_scale", true}, {"scale_path", dir.path()},
+                                      {"save_clip", true}, {"clip_path", dir.path()}});
+  run_pipeline(*m.model, calibration(*m.tokenizer, 4), *awq, QuantScheme::parse("w3g32"));
+  SafetensorsFile scales = SafetensorsFile::open(dir.file("scales.safetensors"));
+  // GQA (8 heads, 4 KV heads) skips v->o: q, k, v, gate, up, down per block.
+  EXPECT_EQ(scales.entries().size(), 5u * 6u);
+  at::Tensor s = scales.load("model.layers.2.mlp.down_proj");
+  EXPECT_EQ(s.sizes(), at::IntArrayRef({172}));
+  EXPECT_TRUE((s > 0).all().item<bool>() && at::isfinite(s).all().item<bool>());
+  EXPECT_TRUE(at::equal(scales.load("model.layers.0.self_attn.q_proj"), scales.load("model.layers.0.self_attn.v_proj")));
+  SafetensorsFile clips = SafetensorsFile::open(dir.file("clips.safetensors"));
+  at::Tensor up = clips.load("model.layers.1.mlp.down_proj.up");
+  EXPECT_EQ(up.sizes(), at::IntArrayRef({64, 6}));
+  EXPECT_TRUE(((up >= 0.55 - 1e-6) & (up <= 1.0 + 1e-6)).all().item<bool>());
+  EXPECT_EQ(clips.find("model.layers.1.self_attn.q_proj.up"), nullptr);  // q and k are never clipped
+  // Writing again into the same folder refuses to overwrite.
+  LoadedModel again = stories();
+  auto awq2 = find_method("awq").make({{"save_scale", true}, {"scale_path", dir.path()}});
+  EXPECT_THROW(run_pipeline(*again.model, calibration(*again.tokenizer, 2), *awq2, QuantScheme::parse("w3g32")), Error);
 }
 
 TEST(Awq, LayerErrorNotWorseThanRtnAndClipFactorsOnTheGrid) {
