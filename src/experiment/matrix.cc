@@ -1,0 +1,420 @@
+#include "experiment/matrix.h"
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <limits>
+#include <map>
+#include <set>
+
+#include "core/error.h"
+#include "data/eval_text.h"
+#include "experiment/runner.h"
+#include "store/db.h"
+
+namespace ptq {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// A deep copy with fresh nodes (yaml-cpp nodes are shared handles, and aliases such as `seed: *seed` share one node:
+// assigning through one would change the other). Scalar tags are kept ("!" marks a quoted string).
+YAML::Node deep_copy(const YAML::Node& n) {
+  if (!n || n.IsNull()) return YAML::Node(YAML::NodeType::Null);
+  if (n.IsScalar()) {
+    YAML::Node s(n.Scalar());
+    s.SetTag(n.Tag());
+    return s;
+  }
+  if (n.IsSequence()) {
+    YAML::Node s(YAML::NodeType::Sequence);
+    for (const auto& v : n) s.push_back(deep_copy(v));
+    return s;
+  }
+  YAML::Node m(YAML::NodeType::Map);
+  for (const auto& kv : n) m[kv.first.as<std::string>()] = deep_copy(kv.second);
+  return m;
+}
+
+std::vector<std::string> split_path(const std::string& path) {
+  std::vector<std::string> keys;
+  for (size_t start = 0;;) {
+    const size_t dot = path.find('.', start);
+    keys.push_back(path.substr(start, dot == std::string::npos ? std::string::npos : dot - start));
+    if (dot == std::string::npos) break;
+    start = dot + 1;
+  }
+  return keys;
+}
+
+// apply_override's semantics with a YAML value: walk the dotted path (creating maps), replace the last key's node.
+void set_path(YAML::Node& root, const std::string& path, const YAML::Node& value, const std::string& where) {
+  const auto keys = split_path(path);
+  for (const auto& k : keys) PTQ_CHECK(!k.empty(), "{}: '{}': empty key in the path", where, path);
+  std::vector<YAML::Node> chain = {root};
+  for (size_t i = 0; i + 1 < keys.size(); ++i) {
+    YAML::Node child = chain.back()[keys[i]];
+    if (!child.IsMap()) {
+      PTQ_CHECK(!child.IsDefined() || child.IsNull(), "{}: '{}': '{}' is not a mapping", where, path, keys[i]);
+      chain.back()[keys[i]] = YAML::Node(YAML::NodeType::Map);
+      child = chain.back()[keys[i]];
+    }
+    chain.push_back(child);
+  }
+  chain.back().remove(keys.back());  // a fresh node, not one shared with an alias
+  chain.back()[keys.back()] = deep_copy(value);
+}
+
+// A `set:` mapping, validated: its keys and values as (path, node).
+std::vector<std::pair<std::string, YAML::Node>> read_set(const YAML::Node& n, const std::string& where) {
+  std::vector<std::pair<std::string, YAML::Node>> out;
+  if (!n || n.IsNull()) return out;
+  PTQ_CHECK(n.IsMap(), "{}: must be a mapping of key.path: value", where);
+  for (const auto& kv : n) {
+    PTQ_CHECK(kv.first.IsScalar(), "{}: keys must be key paths", where);
+    out.emplace_back(kv.first.as<std::string>(), kv.second);
+  }
+  return out;
+}
+
+std::string scalar_string(const YAML::Node& n, const std::string& where) {
+  PTQ_CHECK(n && n.IsScalar() && !n.Scalar().empty(), "{}: must be a non-empty string", where);
+  return n.Scalar();
+}
+
+std::string resolve_base(const std::string& base, const std::string& matrix_file, const std::string& where) {
+  const fs::path p(base);
+  if (p.is_absolute() || fs::is_regular_file(p)) {
+    PTQ_CHECK(fs::is_regular_file(p), "{}: no such configuration file '{}'", where, base);
+    return p.string();
+  }
+  // Not under the working directory: try the folders above the matrix file (the repository holding it).
+  for (fs::path dir = fs::absolute(matrix_file).parent_path(); !dir.empty(); dir = dir.parent_path()) {
+    if (fs::is_regular_file(dir / p)) return (dir / p).lexically_normal().string();
+    if (dir == dir.parent_path()) break;
+  }
+  PTQ_FAIL("{}: no such configuration file '{}' (relative to the working directory or a folder above the matrix "
+           "file)",
+           where, base);
+}
+
+struct AxisValue {
+  std::string name;
+  std::vector<std::pair<std::string, YAML::Node>> set;
+  std::string where;  // "axes.bits[1]"
+};
+
+std::string fmt_seconds(double s) {
+  if (s < 60) return fmt::format("{:.1f}s", s);
+  if (s < 3600) return fmt::format("{}m{:02d}s", static_cast<int>(s) / 60, static_cast<int>(s) % 60);
+  return fmt::format("{}h{:02d}m", static_cast<int>(s) / 3600, (static_cast<int>(s) % 3600) / 60);
+}
+
+// The first fake_quant ppl in a run result ("evals"), else the last ppl there, else NaN.
+double result_ppl(const nlohmann::json& result) {
+  double ppl = std::numeric_limits<double>::quiet_NaN();
+  if (!result.contains("evals") || !result["evals"].is_array()) return ppl;
+  for (const auto& e : result["evals"]) {
+    if (!e.contains("ppl") || !e["ppl"].is_number()) continue;
+    if (e.value("pos", "") == "fake_quant") return e["ppl"].get<double>();
+    ppl = e["ppl"].get<double>();
+  }
+  return ppl;
+}
+
+double stored_ppl(const RunRecord& r) {
+  double ppl = std::numeric_limits<double>::quiet_NaN();
+  for (const auto& m : r.metrics) {
+    if (m.name != "ppl") continue;
+    if (m.pos == "fake_quant") return m.value;
+    ppl = m.value;
+  }
+  return ppl;
+}
+
+// The cell's place in the matrix, stored in the run's config_json (what `ptq table` groups by).
+nlohmann::json cell_json(const MatrixCell& c) {
+  nlohmann::json axes = nlohmann::json::array();
+  for (const auto& [axis, name] : c.values) axes.push_back({axis, name});
+  return {{"label", c.label}, {"axes", axes}};
+}
+
+std::string ppl_text(double ppl) { return std::isnan(ppl) ? "ppl -" : fmt::format("ppl {:.4f}", ppl); }
+
+}  // namespace
+
+bool is_matrix_file(const std::string& file) {
+  if (!fs::is_regular_file(file)) return false;
+  try {
+    const YAML::Node root = YAML::LoadFile(file);
+    return root.IsMap() && root["axes"];
+  } catch (const YAML::Exception&) {
+    return false;
+  }
+}
+
+std::string matrix_run_key(const RunConfig& cfg, const std::string& matrix) {
+  nlohmann::json j = cfg.to_json();
+  j.erase("source");  // where the file was read from does not change the run
+  if (cfg.eval) {
+    j["eval"]["path"] = cfg.eval->path;
+    j["eval"]["first_doc"] = cfg.eval->first_doc;
+    j["eval"]["last_doc"] = cfg.eval->last_doc;
+  }
+  return sha256_hex(matrix + "\n" + j.dump());
+}
+
+Matrix load_matrix(const std::string& file) {
+  PTQ_CHECK(fs::is_regular_file(file), "{}: no such matrix file", file);
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(file);
+  } catch (const YAML::Exception& e) {
+    PTQ_FAIL("{}: not valid YAML: {}", file, e.what());
+  }
+  PTQ_CHECK(root.IsMap(), "{}: a matrix must be a mapping (name, base, set, axes, exclude)", file);
+  static const std::set<std::string> kKnown = {"name", "base", "set", "axes", "exclude"};
+  for (const auto& kv : root) {
+    const std::string k = kv.first.as<std::string>();
+    PTQ_CHECK(kKnown.count(k), "{}: {}: unknown key (known: name, base, set, axes, exclude)", file, k);
+  }
+
+  Matrix m;
+  m.file = file;
+  m.name = root["name"] ? scalar_string(root["name"], file + ": name") : fs::path(file).stem().string();
+  PTQ_CHECK(root["base"], "{}: base: required (the run configuration the cells start from)", file);
+  m.base = resolve_base(scalar_string(root["base"], file + ": base"), file, file + ": base");
+  const auto common = read_set(root["set"], file + ": set");
+
+  // Axes.
+  PTQ_CHECK(root["axes"] && root["axes"].IsMap() && root["axes"].size() > 0,
+            "{}: axes: must be a non-empty mapping of axis name to a list of {{name, set}}", file);
+  std::vector<std::vector<AxisValue>> axes;
+  for (const auto& kv : root["axes"]) {
+    const std::string axis = kv.first.as<std::string>();
+    const std::string where = fmt::format("{}: axes.{}", file, axis);
+    PTQ_CHECK(kv.second.IsSequence(), "{}: must be a list of {{name, set}}", where);
+    PTQ_CHECK(kv.second.size() > 0, "{}: empty axis (give at least one value)", where);
+    m.axes.push_back(axis);
+    std::vector<AxisValue> values;
+    for (size_t i = 0; i < kv.second.size(); ++i) {
+      const YAML::Node v = kv.second[i];
+      const std::string vw = fmt::format("{}[{}]", where, i);
+      PTQ_CHECK(v.IsMap(), "{}: must be a mapping {{name, set}}", vw);
+      for (const auto& e : v) {
+        const std::string k = e.first.as<std::string>();
+        PTQ_CHECK(k == "name" || k == "set", "{}.{}: unknown key (known: name, set)", vw, k);
+      }
+      AxisValue av;
+      av.name = scalar_string(v["name"], vw + ".name");
+      PTQ_CHECK(av.name.find_first_of(",=") == std::string::npos, "{}.name: '{}' must not contain ',' or '='", vw,
+                av.name);
+      for (const auto& o : values)
+        PTQ_CHECK(o.name != av.name, "{}.name: duplicate name '{}' in axis '{}'", vw, av.name, axis);
+      av.set = read_set(v["set"], vw + ".set");
+      av.where = vw.substr(file.size() + 2);
+      values.push_back(std::move(av));
+    }
+    axes.push_back(std::move(values));
+  }
+  for (size_t a = 0; a < m.axes.size(); ++a)
+    PTQ_CHECK(m.axes[a].find_first_of(",=") == std::string::npos, "{}: axes.{}: the axis name must not contain ',' "
+                                                                   "or '='", file, m.axes[a]);
+
+  // Exclusions: each a mapping axis -> value name; both must exist.
+  std::vector<std::map<std::string, std::string>> excludes;
+  if (root["exclude"] && !root["exclude"].IsNull()) {
+    PTQ_CHECK(root["exclude"].IsSequence(), "{}: exclude: must be a list of {{axis: name, ...}}", file);
+    for (size_t i = 0; i < root["exclude"].size(); ++i) {
+      const YAML::Node e = root["exclude"][i];
+      const std::string where = fmt::format("{}: exclude[{}]", file, i);
+      PTQ_CHECK(e.IsMap() && e.size() > 0, "{}: must be a non-empty mapping {{axis: name, ...}}", where);
+      std::map<std::string, std::string> rule;
+      for (const auto& kv : e) {
+        const std::string axis = kv.first.as<std::string>();
+        const auto it = std::find(m.axes.begin(), m.axes.end(), axis);
+        PTQ_CHECK(it != m.axes.end(), "{}.{}: no such axis", where, axis);
+        const std::string name = scalar_string(kv.second, where + "." + axis);
+        const auto& values = axes[static_cast<size_t>(it - m.axes.begin())];
+        PTQ_CHECK(std::any_of(values.begin(), values.end(), [&](const AxisValue& v) { return v.name == name; }),
+                  "{}.{}: axis '{}' has no value '{}'", where, axis, axis, name);
+        rule[axis] = name;
+      }
+      excludes.push_back(std::move(rule));
+    }
+  }
+
+  YAML::Node base;
+  try {
+    base = YAML::LoadFile(m.base);
+  } catch (const YAML::Exception& e) {
+    PTQ_FAIL("{}: base: {}: not valid YAML: {}", file, m.base, e.what());
+  }
+  PTQ_CHECK(base.IsMap(), "{}: base: {}: a run configuration must be a mapping of sections", file, m.base);
+
+  // The product, last axis fastest.
+  std::vector<size_t> idx(axes.size(), 0);
+  std::map<std::string, std::string> seen_keys;  // run_key -> label
+  for (bool more = true; more;) {
+    MatrixCell cell;
+    for (size_t a = 0; a < axes.size(); ++a) cell.values.emplace_back(m.axes[a], axes[a][idx[a]].name);
+    const bool excluded = std::any_of(excludes.begin(), excludes.end(), [&](const auto& rule) {
+      return std::all_of(rule.begin(), rule.end(), [&](const auto& r) {
+        for (const auto& [axis, name] : cell.values)
+          if (axis == r.first) return name == r.second;
+        return false;
+      });
+    });
+    if (!excluded) {
+      for (const auto& [axis, name] : cell.values) cell.label += (cell.label.empty() ? "" : ",") + axis + "=" + name;
+      YAML::Node node = deep_copy(base);
+      for (const auto& [path, value] : common) set_path(node, path, value, file + ": set");
+      for (size_t a = 0; a < axes.size(); ++a) {
+        const AxisValue& v = axes[a][idx[a]];
+        for (const auto& [path, value] : v.set) set_path(node, path, value, file + ": " + v.where + ".set");
+      }
+      cell.config = parse_run_config(node, fmt::format("{} [{}]", file, cell.label));
+      cell.run_key = matrix_run_key(cell.config, m.name);
+      const auto [it, fresh] = seen_keys.emplace(cell.run_key, cell.label);
+      PTQ_CHECK(fresh, "{}: cells {} and {} resolve to the same configuration (run key {})", file, it->second,
+                cell.label, cell.run_key.substr(0, 12));
+      m.cells.push_back(std::move(cell));
+    }
+    more = false;
+    for (size_t a = axes.size(); a-- > 0;) {
+      if (++idx[a] < axes[a].size()) {
+        more = true;
+        break;
+      }
+      idx[a] = 0;
+    }
+  }
+  PTQ_CHECK(!m.cells.empty(), "{}: every cell is excluded", file);
+  return m;
+}
+
+nlohmann::json run_matrix(const Matrix& m, const MatrixRunOptions& opt) {
+  using Clock = std::chrono::steady_clock;
+  std::vector<const MatrixCell*> cells;
+  for (const auto& c : m.cells)
+    if (opt.only.empty() || c.label.find(opt.only) != std::string::npos) cells.push_back(&c);
+  PTQ_CHECK(!cells.empty(), "{}: no cell label contains '{}'", m.file, opt.only);
+
+  const fs::path db_parent = fs::path(opt.db_path).parent_path();
+  if (!db_parent.empty()) fs::create_directories(db_parent);
+  Store store(opt.db_path);
+
+  auto say = [&](const std::string& line) {
+    if (!opt.out) return;
+    std::fputs(line.c_str(), opt.out);
+    std::fputc('\n', opt.out);
+    std::fflush(opt.out);
+  };
+
+  const size_t n = cells.size();
+  size_t pending = 0;
+  for (const auto* c : cells) pending += store.is_finished(c->run_key) ? 0 : 1;
+  say(fmt::format("matrix {} ({}): {} cells, {} already finished, store {}", m.name, m.file, n, n - pending,
+                  opt.db_path));
+
+  nlohmann::json summary = {{"matrix", m.name}, {"db", opt.db_path}, {"total", n}, {"dry_run", opt.dry_run}};
+  nlohmann::json rows = nlohmann::json::array();
+  int done = 0, skipped = 0, failed = 0;
+  double computed_seconds = 0;
+  size_t computed = 0;
+  const auto t_start = Clock::now();
+
+  for (size_t k = 0; k < n; ++k) {
+    const MatrixCell& c = *cells[k];
+    const std::string head = fmt::format("[{}/{}] {}", k + 1, n, c.label);
+    nlohmann::json row = {{"label", c.label}, {"run_key", c.run_key}};
+    if (opt.dry_run) {
+      const bool fin = store.is_finished(c.run_key);
+      row["status"] = fin ? "finished" : "pending";
+      say(fmt::format("{}: {} {}", head, c.run_key, fin ? "finished" : "pending"));
+      rows.push_back(row);
+      continue;
+    }
+    if (store.is_finished(c.run_key)) {
+      const auto rec = store.run(c.run_key);
+      const double ppl = rec ? stored_ppl(*rec) : std::numeric_limits<double>::quiet_NaN();
+      ++skipped;
+      row["status"] = "skipped";
+      row["ppl"] = ppl;
+      say(fmt::format("{}: {} (skipped)", head, ppl_text(ppl)));
+      rows.push_back(row);
+      continue;
+    }
+
+    RunRecord header;
+    header.matrix = m.name;
+    header.run_key = c.run_key;
+    header.config = c.config.to_json();
+    header.config["matrix_cell"] = cell_json(c);
+    header.status = RunStatus::kRunning;
+    header.device = c.config.device;
+    header.method = c.config.method;
+    header.scheme = c.config.scheme.name();
+    header.started_at = utc_now();
+    store.mark_running(header);
+
+    const auto t0 = Clock::now();
+    std::string error;
+    double ppl = std::numeric_limits<double>::quiet_NaN();
+    try {
+      RunOptions ro;
+      ro.verbose = false;
+      ro.threads = opt.threads;
+      const nlohmann::json result = execute_run(c.config, ro);
+      RunRecord rec = run_record_from_json(result, m.name, c.run_key);
+      rec.status = RunStatus::kFinished;
+      rec.started_at = header.started_at;
+      rec.finished_at = utc_now();
+      rec.config["matrix_cell"] = cell_json(c);
+      store.record_run(rec);
+      ppl = result_ppl(result);
+    } catch (const std::exception& e) {
+      error = e.what();
+      if (error.empty()) error = "unknown error";
+    }
+    const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+    computed_seconds += secs;
+    ++computed;
+    row["seconds"] = secs;
+    if (!error.empty()) {
+      RunRecord rec = header;
+      rec.status = RunStatus::kFailed;
+      rec.error = error;
+      rec.finished_at = utc_now();
+      store.record_run(rec);
+      ++failed;
+      row["status"] = "failed";
+      row["error"] = error;
+    } else {
+      ++done;
+      row["status"] = "done";
+      row["ppl"] = ppl;
+    }
+    const size_t left = pending > computed ? pending - computed : 0;
+    const double elapsed = std::chrono::duration<double>(Clock::now() - t_start).count();
+    const double eta = left * (computed_seconds / static_cast<double>(computed));
+    say(fmt::format("{}: {} ({}) [{}, elapsed {}, ETA {}]", head, ppl_text(ppl),
+                    error.empty() ? std::string("done") : "FAILED: " + error, fmt_seconds(secs), fmt_seconds(elapsed),
+                    fmt_seconds(eta)));
+    rows.push_back(row);
+  }
+  summary["finished"] = done;
+  summary["skipped"] = skipped;
+  summary["failed"] = failed;
+  summary["cells"] = rows;
+  if (!opt.dry_run)
+    say(fmt::format("matrix {}: {} done, {} skipped, {} failed", m.name, done, skipped, failed));
+  return summary;
+}
+
+}  // namespace ptq

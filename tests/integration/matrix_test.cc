@@ -1,0 +1,310 @@
+// Experiment matrices (src/experiment/matrix.h): expansion and validation, and `ptq run MATRIX.yaml` with the
+// results store: resume after SIGKILL without recomputing finished cells, failed cells recorded, exit codes.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "core/error.h"
+#include "experiment/matrix.h"
+#include "store/db.h"
+#include "support/test_data.h"
+
+namespace ptq {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string base_config() { return std::string(PTQ_SOURCE_DIR) + "/configs/quantization/methods/GPTQ/gptq_w_only.yml"; }
+
+// Small settings on stories260K for every cell.
+std::string small_set() {
+  return fmt::format(
+      "set: {{model.path: \"{}\", calib.n_samples: 8, calib.seq_len: 64, eval.max_windows: 4, eval.seq_len: 128}}\n",
+      test::data_path("models/stories260K-hf"));
+}
+
+// 3 methods x 2 bit settings x 2 seeds.
+std::string acceptance_matrix(const std::string& name, const std::string& extra = "") {
+  return fmt::format(
+             "name: {}\nbase: {}\n", name, base_config()) +
+         small_set() +
+         "axes:\n"
+         "  method:\n"
+         "    - {name: rtn,  set: {quant.method: RTN, quant.special: {}}}\n"
+         "    - {name: gptq, set: {quant.method: GPTQ}}\n"
+         "    - {name: awq,  set: {quant.method: Awq, quant.special: {trans: true, weight_clip: true}, calib.bs: -1}}\n"
+         "  bits:\n"
+         "    - {name: w3g32, set: {quant.weight.bit: 3}}\n"
+         "    - {name: w4g32, set: {quant.weight.bit: 4}}\n"
+         "  seed:\n"
+         "    - {name: s0, set: {calib.seed: 0}}\n"
+         "    - {name: s1, set: {calib.seed: 1}}\n" +
+         extra;
+}
+
+std::string expect_error(const std::string& file) {
+  try {
+    load_matrix(file);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << file << ": expected an error";
+  return "";
+}
+
+int count_finished(const std::string& db) {
+  if (!fs::exists(db)) return 0;
+  try {
+    Database d(db, false);
+    Statement s(d, "SELECT count(*) FROM runs WHERE status = 'finished'");
+    return s.step() ? static_cast<int>(s.column_int64(0)) : 0;
+  } catch (const Error&) {
+    return 0;  // not created yet (schema in progress)
+  }
+}
+
+int count_of(const std::string& text, const std::string& what) {
+  int n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+TEST(MatrixTest, ExpandsTheProductWithExclusionsAndStableKeys) {
+  test::TempDir dir;
+  const std::string file = dir.file("m.yaml");
+  test::write_file(file, acceptance_matrix("expand"));
+  const Matrix a = load_matrix(file), b = load_matrix(file);
+  ASSERT_EQ(a.cells.size(), 12u);
+  EXPECT_EQ(a.name, "expand");
+  EXPECT_EQ((std::vector<std::string>{"method", "bits", "seed"}), a.axes);
+  EXPECT_EQ(a.cells.front().label, "method=rtn,bits=w3g32,seed=s0");
+  EXPECT_EQ(a.cells[1].label, "method=rtn,bits=w3g32,seed=s1");
+  EXPECT_EQ(a.cells.back().label, "method=awq,bits=w4g32,seed=s1");
+  std::set<std::string> keys;
+  for (size_t i = 0; i < a.cells.size(); ++i) {
+    EXPECT_EQ(a.cells[i].run_key, b.cells[i].run_key) << a.cells[i].label;
+    EXPECT_EQ(a.cells[i].run_key.size(), 64u);
+    keys.insert(a.cells[i].run_key);
+  }
+  EXPECT_EQ(keys.size(), 12u);
+  // The overrides reached the configurations.
+  const RunConfig& c = a.cells.back().config;
+  EXPECT_EQ(c.method, "awq");
+  EXPECT_EQ(c.scheme.weight.bits, 4);
+  EXPECT_EQ(c.calib->seed, 1u);
+  EXPECT_EQ(c.calib->n_samples, 8);
+  EXPECT_EQ(c.calib->bs, -1);
+  EXPECT_EQ(c.eval->max_windows, 4);
+  EXPECT_EQ(a.cells.front().config.method, "rtn");
+  EXPECT_TRUE(a.cells.front().config.special.empty());
+
+  // The same configuration in another matrix has another key; exclusions drop cells.
+  test::write_file(file, acceptance_matrix("expand2", "exclude: [{method: rtn, seed: s1}, {method: awq, bits: w3g32}]\n"));
+  const Matrix e = load_matrix(file);
+  ASSERT_EQ(e.cells.size(), 12u - 2u - 2u);
+  EXPECT_NE(e.cells.front().run_key, a.cells.front().run_key);
+  for (const auto& cell : e.cells) {
+    EXPECT_EQ(cell.label.find("method=rtn,bits=w3g32,seed=s1"), std::string::npos);
+    EXPECT_EQ(cell.label.find("method=awq,bits=w3g32"), std::string::npos);
+  }
+  EXPECT_TRUE(is_matrix_file(file));
+  EXPECT_FALSE(is_matrix_file(base_config()));
+}
+
+TEST(MatrixTest, BadFilesFailBeforeAnythingRuns) {
+  test::TempDir dir;
+  const std::string file = dir.file("bad.yaml");
+  const std::string good = acceptance_matrix("bad");
+  auto with = [&](const std::string& from, const std::string& to) {
+    std::string s = good;
+    const size_t at = s.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    s.replace(at, from.size(), to);
+    test::write_file(file, s);
+    return expect_error(file);
+  };
+  auto has = [](const std::string& msg, const std::string& part) {
+    EXPECT_NE(msg.find(part), std::string::npos) << "'" << msg << "' lacks '" << part << "'";
+  };
+  std::string msg = with("axes:\n", "axis: 1\naxes:\n");
+  has(msg, file), has(msg, "axis: unknown key");
+  msg = with("  bits:\n    - {name: w3g32, set: {quant.weight.bit: 3}}\n    - {name: w4g32, set: {quant.weight.bit: 4}}\n",
+             "  bits: []\n");
+  has(msg, file), has(msg, "axes.bits"), has(msg, "empty axis");
+  msg = with("  seed:\n    - {name: s0, set: {calib.seed: 0}}\n    - {name: s1, set: {calib.seed: 1}}\n", "  seed: 3\n");
+  has(msg, file), has(msg, "axes.seed"), has(msg, "must be a list");
+  // A wrong type in the last cell's value is found while expanding, naming the key path.
+  msg = with("{calib.seed: 1}", "{calib.seed: one}");
+  has(msg, file), has(msg, "calib.seed"), has(msg, "seed=s1");
+  msg = with("name: s1", "name: s0");
+  has(msg, file), has(msg, "duplicate name 's0'");
+  msg = with(base_config(), dir.file("missing.yml"));
+  has(msg, file), has(msg, "base"), has(msg, "missing.yml");
+  msg = with("{calib.seed: 0}", "{calib.sed: 0}");
+  has(msg, "calib.sed"), has(msg, "unknown key");
+  msg = with("seed:\n", "seed:\n    - {name: s9, sett: {}}\n");
+  has(msg, "axes.seed[0].sett: unknown key");
+
+  // Through the binary: exit 2, nothing run, no store written.
+  with("{calib.seed: 1}", "{calib.seed: one}");
+  const std::string db = dir.file("out/ptq.db");
+  const auto r = test::run_ptq(fmt::format("run {} --db {}", file, db));
+  EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+  EXPECT_NE(r.err.find("calib.seed"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(db));
+}
+
+TEST(MatrixTest, DryRunAndOnly) {
+  test::TempDir dir;
+  const std::string file = dir.file("m.yaml"), db = dir.file("ptq.db");
+  test::write_file(file, acceptance_matrix("dry"));
+  auto r = test::run_ptq(fmt::format("run {} --db {} --dry-run --json", file, db));
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(count_of(r.out, " pending"), 12) << r.out;
+  const Matrix m = load_matrix(file);
+  EXPECT_NE(r.out.find(m.cells[5].run_key), std::string::npos);
+  EXPECT_EQ(Store(db).runs().size(), 0u);
+  r = test::run_ptq(fmt::format("run {} --db {} --dry-run --only method=gptq,bits=w4g32", file, db));
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(count_of(r.out, " pending"), 2) << r.out;
+}
+
+// THE ACCEPTANCE TEST: SIGKILL in the middle of a matrix, rerun, nothing finished is recomputed.
+TEST(MatrixTest, ResumesAfterSigkillWithoutRecomputing) {
+  test::TempDir dir;
+  const std::string file = dir.file("m.yaml"), db = dir.file("store/ptq.db"), log = dir.file("first.log");
+  test::write_file(file, acceptance_matrix("resume"));
+  const std::string bin = test::ptq_bin();
+
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(fd, 1), ::dup2(fd, 2);
+    ::execl(bin.c_str(), bin.c_str(), "run", file.c_str(), "--db", db.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  int finished_at_kill = 0;
+  bool exited = false;
+  while (std::chrono::steady_clock::now() - t0 < std::chrono::minutes(8)) {
+    int status = 0;
+    if (::waitpid(pid, &status, WNOHANG) == pid) {
+      exited = true;
+      break;
+    }
+    if ((finished_at_kill = count_finished(db)) >= 3) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_FALSE(exited) << "the matrix ended before the kill:\n" << test::read_file(log);
+  ::kill(pid, SIGKILL);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFSIGNALED(status));
+
+  std::map<std::string, std::string> before;  // run_key -> finished_at
+  {
+    Store store(db);
+    for (const auto& r : store.runs("resume"))
+      if (r.status == RunStatus::kFinished) before[r.run_key] = r.finished_at;
+  }
+  ASSERT_GE(before.size(), 3u);
+  ASSERT_LT(before.size(), 12u);
+  std::printf("killed after %zu finished runs (%.1f s)\n", before.size(),
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // a recomputed run would get a later timestamp
+  const auto r = test::run_ptq(fmt::format("run {} --db {}", file, db));
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(count_of(r.out, "(skipped)"), static_cast<int>(before.size())) << r.out;
+  EXPECT_EQ(count_of(r.out, "(done)"), 12 - static_cast<int>(before.size())) << r.out;
+  EXPECT_NE(r.out.find("[12/12]"), std::string::npos) << r.out;
+
+  Store store(db);
+  std::string details;
+  EXPECT_TRUE(store.integrity_ok(&details)) << details;
+  const auto runs = store.runs();
+  ASSERT_EQ(runs.size(), 12u);
+  std::set<std::string> keys;
+  for (const auto& run : runs) {
+    keys.insert(run.run_key);
+    EXPECT_EQ(run.status, RunStatus::kFinished) << run.run_key;
+    EXPECT_EQ(run.matrix, "resume");
+    EXPECT_FALSE(run.started_at.empty());
+    EXPECT_FALSE(run.finished_at.empty());
+    EXPECT_LE(run.started_at, run.finished_at);
+    if (before.count(run.run_key)) {
+      EXPECT_EQ(run.finished_at, before[run.run_key]) << "recomputed " << run.run_key;
+    }
+  }
+  EXPECT_EQ(keys.size(), 12u);
+  const auto ppl = store.metrics("resume", "ppl");
+  EXPECT_GE(ppl.size(), 24u);  // pretrain and fake_quant for every run
+  std::printf("%zu runs finished before the kill were skipped, %zu computed by the rerun\n", before.size(),
+              12 - before.size());
+
+  // Everything finished: a third run does nothing.
+  const auto again = test::run_ptq(fmt::format("run {} --db {} --json", file, db));
+  ASSERT_EQ(again.exit_code, 0) << again.out << again.err;
+  EXPECT_EQ(count_of(again.out, "(skipped)"), 12);
+
+  // ptq table: methods x bit settings, mean ± std over the 2 seeds; the same store prints the same bytes.
+  const auto t1 = test::run_ptq(fmt::format("table --db {} --matrix resume", db));
+  const auto t2 = test::run_ptq(fmt::format("table --db {} --matrix resume", db));
+  ASSERT_EQ(t1.exit_code, 0) << t1.out << t1.err;
+  EXPECT_EQ(t1.out, t2.out);
+  EXPECT_EQ(t1.out.rfind("| method | w3g32 | w4g32 |\n|---|---|---|\n| rtn | ", 0), 0u) << t1.out;
+  EXPECT_EQ(count_of(t1.out, "(n=2)"), 6) << t1.out;
+  const auto csv = test::run_ptq(fmt::format("table --db {} --matrix resume --format csv", db));
+  ASSERT_EQ(csv.exit_code, 0) << csv.err;
+  EXPECT_EQ(count_of(csv.out, "\n"), 7) << csv.out;
+  EXPECT_EQ(csv.out.rfind("method,bits,dataset,n,ppl_mean,ppl_std\nrtn,w3g32,tinystories,2,", 0), 0u) << csv.out;
+  const auto tex = test::run_ptq(fmt::format("table --db {} --matrix resume --format latex", db));
+  ASSERT_EQ(tex.exit_code, 0) << tex.err;
+  EXPECT_NE(tex.out.find("\\begin{tabular}{lrr}"), std::string::npos) << tex.out;
+  EXPECT_EQ(test::run_ptq(fmt::format("table --db {} --matrix nope", db)).exit_code, 2);
+}
+
+TEST(MatrixTest, FailedCellIsRecordedAndOthersFinish) {
+  test::TempDir dir;
+  const std::string file = dir.file("m.yaml"), db = dir.file("ptq.db");
+  test::write_file(file, fmt::format("name: failing\nbase: {}\n", base_config()) + small_set() +
+                             "axes:\n"
+                             "  calib:\n"
+                             "    - {name: ok,  set: {}}\n"
+                             "    - {name: bad, set: {calib.name: text, calib.path: " + dir.file("no_such.txt") +
+                             "}}\n"
+                             "    - {name: ok2, set: {calib.seed: 7}}\n");
+  const auto r = test::run_ptq(fmt::format("run {} --db {} --json", file, db));
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("calib=bad: ppl - (FAILED: "), std::string::npos) << r.out;
+  EXPECT_EQ(count_of(r.out, "(done)"), 2) << r.out;
+  Store store(db);
+  const Matrix m = load_matrix(file);
+  ASSERT_EQ(m.cells.size(), 3u);
+  EXPECT_EQ(store.status(m.cells[0].run_key), RunStatus::kFinished);
+  EXPECT_EQ(store.status(m.cells[2].run_key), RunStatus::kFinished);
+  const auto bad = store.run(m.cells[1].run_key);
+  ASSERT_TRUE(bad.has_value());
+  EXPECT_EQ(bad->status, RunStatus::kFailed);
+  EXPECT_NE(bad->error.find("no_such.txt"), std::string::npos) << bad->error;
+  EXPECT_FALSE(bad->finished_at.empty());
+  EXPECT_TRUE(store.integrity_ok());
+
+  // A rerun retries only the failed cell (and fails it again).
+  const auto again = test::run_ptq(fmt::format("run {} --db {}", file, db));
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_EQ(count_of(again.out, "(skipped)"), 2) << again.out;
+  EXPECT_EQ(store.runs().size(), 3u);
+}
+
+}  // namespace
+}  // namespace ptq
