@@ -13,6 +13,7 @@ int cmd_spec(const std::vector<std::string>& words);
 int cmd_generate(const std::vector<std::string>& words);
 int cmd_methods(const std::vector<std::string>& words);
 int cmd_run(const std::vector<std::string>& words);
+int cmd_regress(const std::vector<std::string>& words);
 int cmd_eval(const std::vector<std::string>& words);
 int cmd_table(const std::vector<std::string>& words);
 
@@ -28,6 +29,7 @@ inline constexpr Command kCommands[] = {
     {"eval", "perplexity on a dataset (wikitext2, ptb, c4, tinystories, text) with its protocol", cmd_eval},
     {"methods", "the registered quantization methods with their parameters and defaults", cmd_methods},
     {"run", "one LLMC-style configuration end to end, or every cell of an experiment matrix (resumable)", cmd_run},
+    {"regress", "compare a results store with a baseline store; exit 3 on a regression", cmd_regress},
     {"spec", "parse a quantization scheme name (w4a16g128, w8a8, ...) and show its grids", cmd_spec},
     {"table", "a paper table of one matrix from the results store: mean ± std of fake_quant ppl", cmd_table},
 };
