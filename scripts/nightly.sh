@@ -2,7 +2,7 @@
 # Nightly regression run: experiments/nightly.yaml into a fresh store, its tables into results/nightly/ (Markdown,
 # LaTeX, CSV), and `ptq regress` against the baseline store (PTQ_NIGHTLY_BASELINE, default
 # results/nightly/baseline.db; the first run becomes the baseline). Exit 3 when a cell regressed beyond
-# PTQ_NIGHTLY_TOLERANCE (default 0.01 relative). Run from anywhere after scripts/setup.sh; about 3 minutes on 2 cores.
+# PTQ_NIGHTLY_TOLERANCE (default 0.01 relative). Run from anywhere after scripts/setup.sh; ~10 s on 2 idle cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PTQ=${PTQ:-build/ptq}
