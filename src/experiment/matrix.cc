@@ -22,54 +22,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// A deep copy with fresh nodes (yaml-cpp nodes are shared handles, and aliases such as `seed: *seed` share one node:
-// assigning through one would change the other). Scalar tags are kept ("!" marks a quoted string).
-YAML::Node deep_copy(const YAML::Node& n) {
-  if (!n || n.IsNull()) return YAML::Node(YAML::NodeType::Null);
-  if (n.IsScalar()) {
-    YAML::Node s(n.Scalar());
-    s.SetTag(n.Tag());
-    return s;
-  }
-  if (n.IsSequence()) {
-    YAML::Node s(YAML::NodeType::Sequence);
-    for (const auto& v : n) s.push_back(deep_copy(v));
-    return s;
-  }
-  YAML::Node m(YAML::NodeType::Map);
-  for (const auto& kv : n) m[kv.first.as<std::string>()] = deep_copy(kv.second);
-  return m;
-}
-
-std::vector<std::string> split_path(const std::string& path) {
-  std::vector<std::string> keys;
-  for (size_t start = 0;;) {
-    const size_t dot = path.find('.', start);
-    keys.push_back(path.substr(start, dot == std::string::npos ? std::string::npos : dot - start));
-    if (dot == std::string::npos) break;
-    start = dot + 1;
-  }
-  return keys;
-}
-
-// apply_override's semantics with a YAML value: walk the dotted path (creating maps), replace the last key's node.
-void set_path(YAML::Node& root, const std::string& path, const YAML::Node& value, const std::string& where) {
-  const auto keys = split_path(path);
-  for (const auto& k : keys) PTQ_CHECK(!k.empty(), "{}: '{}': empty key in the path", where, path);
-  std::vector<YAML::Node> chain = {root};
-  for (size_t i = 0; i + 1 < keys.size(); ++i) {
-    YAML::Node child = chain.back()[keys[i]];
-    if (!child.IsMap()) {
-      PTQ_CHECK(!child.IsDefined() || child.IsNull(), "{}: '{}': '{}' is not a mapping", where, path, keys[i]);
-      chain.back()[keys[i]] = YAML::Node(YAML::NodeType::Map);
-      child = chain.back()[keys[i]];
-    }
-    chain.push_back(child);
-  }
-  chain.back().remove(keys.back());  // a fresh node, not one shared with an alias
-  chain.back()[keys.back()] = deep_copy(value);
-}
-
 // A `set:` mapping, validated: its keys and values as (path, node).
 std::vector<std::pair<std::string, YAML::Node>> read_set(const YAML::Node& n, const std::string& where) {
   std::vector<std::pair<std::string, YAML::Node>> out;
@@ -272,11 +224,11 @@ Matrix load_matrix(const std::string& file) {
     });
     if (!excluded) {
       for (const auto& [axis, name] : cell.values) cell.label += (cell.label.empty() ? "" : ",") + axis + "=" + name;
-      YAML::Node node = deep_copy(base);
-      for (const auto& [path, value] : common) set_path(node, path, value, file + ": set");
+      YAML::Node node = yaml_deep_copy(base);
+      for (const auto& [path, value] : common) set_yaml_path(node, path, value, file + ": set");
       for (size_t a = 0; a < axes.size(); ++a) {
         const AxisValue& v = axes[a][idx[a]];
-        for (const auto& [path, value] : v.set) set_path(node, path, value, file + ": " + v.where + ".set");
+        for (const auto& [path, value] : v.set) set_yaml_path(node, path, value, file + ": " + v.where + ".set");
       }
       cell.config = parse_run_config(node, fmt::format("{} [{}]", file, cell.label));
       cell.run_key = matrix_run_key(cell.config, m.name);

@@ -139,10 +139,27 @@ std::string method_id_from_llmc(const std::string& name) {
   return find_method(name).id.data();  // a ptq id, or an error listing them
 }
 
-void apply_override(YAML::Node& root, const std::string& assignment) {
-  const size_t eq = assignment.find('=');
-  PTQ_CHECK(eq != std::string::npos && eq > 0, "--set '{}': expected key.path=value", assignment);
-  const std::string path = assignment.substr(0, eq), value = assignment.substr(eq + 1);
+// A deep copy with fresh nodes (yaml-cpp nodes are shared handles, and aliases such as `seed: *seed` share one node:
+// assigning through one would change the other). Scalar tags are kept ("!" marks a quoted string).
+YAML::Node yaml_deep_copy(const YAML::Node& n) {
+  if (!n || n.IsNull()) return YAML::Node(YAML::NodeType::Null);
+  if (n.IsScalar()) {
+    YAML::Node s(n.Scalar());
+    s.SetTag(n.Tag());
+    return s;
+  }
+  if (n.IsSequence()) {
+    YAML::Node s(YAML::NodeType::Sequence);
+    for (const auto& v : n) s.push_back(yaml_deep_copy(v));
+    return s;
+  }
+  YAML::Node m(YAML::NodeType::Map);
+  for (const auto& kv : n) m[kv.first.as<std::string>()] = yaml_deep_copy(kv.second);
+  return m;
+}
+
+namespace {
+std::vector<std::string> split_path(const std::string& path) {
   std::vector<std::string> keys;
   for (size_t start = 0;;) {
     const size_t dot = path.find('.', start);
@@ -150,25 +167,39 @@ void apply_override(YAML::Node& root, const std::string& assignment) {
     if (dot == std::string::npos) break;
     start = dot + 1;
   }
+  return keys;
+}
+}  // namespace
+
+// apply_override's semantics with a YAML value: walk the dotted path (creating maps), replace the last key's node.
+void set_yaml_path(YAML::Node& root, const std::string& path, const YAML::Node& value, const std::string& where) {
+  const auto keys = split_path(path);
+  for (const auto& k : keys) PTQ_CHECK(!k.empty(), "{}: '{}': empty key in the path", where, path);
+  std::vector<YAML::Node> chain = {root};
+  for (size_t i = 0; i + 1 < keys.size(); ++i) {
+    YAML::Node child = chain.back()[keys[i]];
+    if (!child.IsMap()) {
+      PTQ_CHECK(!child.IsDefined() || child.IsNull(), "{}: '{}': '{}' is not a mapping", where, path, keys[i]);
+      chain.back()[keys[i]] = YAML::Node(YAML::NodeType::Map);
+      child = chain.back()[keys[i]];
+    }
+    chain.push_back(child);
+  }
+  chain.back().remove(keys.back());  // a fresh node, not one shared with an alias
+  chain.back()[keys.back()] = yaml_deep_copy(value);
+}
+
+void apply_override(YAML::Node& root, const std::string& assignment) {
+  const size_t eq = assignment.find('=');
+  PTQ_CHECK(eq != std::string::npos && eq > 0, "--set '{}': expected key.path=value", assignment);
+  const std::string path = assignment.substr(0, eq), value = assignment.substr(eq + 1);
   YAML::Node parsed;
   try {
     parsed = YAML::Load(value);
   } catch (const YAML::Exception& e) {
     PTQ_FAIL("--set '{}': the value is not valid YAML: {}", assignment, e.what());
   }
-  // yaml-cpp nodes are handles: walk down by reassigning a handle to the child.
-  std::vector<YAML::Node> chain = {root};
-  for (size_t i = 0; i + 1 < keys.size(); ++i) {
-    PTQ_CHECK(!keys[i].empty(), "--set '{}': empty key in the path", assignment);
-    YAML::Node child = chain.back()[keys[i]];
-    if (!child.IsMap()) {
-      PTQ_CHECK(!child.IsDefined() || child.IsNull(), "--set '{}': '{}' is not a mapping", assignment, keys[i]);
-      chain.back()[keys[i]] = YAML::Node(YAML::NodeType::Map);
-      child = chain.back()[keys[i]];
-    }
-    chain.push_back(child);
-  }
-  chain.back()[keys.back()] = parsed;
+  set_yaml_path(root, path, parsed, fmt::format("--set '{}'", assignment));
 }
 
 RunConfig parse_run_config(const YAML::Node& root, const std::string& file) {

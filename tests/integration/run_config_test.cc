@@ -177,6 +177,18 @@ TEST(RunConfig, ParsesLlmcKeys) {
   EXPECT_FALSE(c.calib.has_value());
 }
 
+TEST(RunConfig, OverridingAnAliasedKeyChangesOnlyThatKey) {
+  test::TempDir dir;
+  test::write_file(dir.file("alias.yml"), std::string("base: {seed: &seed 42}\ncalib: {name: tinystories, seed: *seed}\n") +
+                                              kGood);
+  RunConfig c = load_run_config(dir.file("alias.yml"), {"calib.seed=7"});
+  EXPECT_EQ(c.seed, 42);
+  EXPECT_EQ(c.calib->seed, 7u);
+  RunConfig d = load_run_config(dir.file("alias.yml"), {"base.seed=3"});
+  EXPECT_EQ(d.seed, 3);
+  EXPECT_EQ(d.calib->seed, 42u);
+}
+
 TEST(RunConfig, BadKeysAreNamed) {
   expect_config_error(std::string(kGood) + "quantt: {}\n", "quantt: unknown key");
   expect_config_error(R"(
