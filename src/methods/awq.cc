@@ -31,6 +31,7 @@
 
 #include "core/error.h"
 #include "core/fake_quant.h"
+#include "methods/awq_clip.h"
 #include "methods/method.h"
 #include "model/safetensors.h"
 
@@ -84,15 +85,16 @@ class Awq : public Method {
   // scales.safetensors  "model.layers.<i>.<linear>": s [in] multiplied into that linear's columns
   // clips.safetensors   "model.layers.<i>.<linear>.up" / ".low": clip factors in the weight quantizer's range shape
   void finish() override {
-    auto write = [](const std::string& dir, const char* file, const auto& tensors) {
+    // "kind" lets the reader (OmniQuant's search_scale_init / load_clip) refuse a file of the other kind.
+    auto write = [](const std::string& dir, const char* file, const char* kind, const auto& tensors) {
       namespace fs = std::filesystem;
       fs::create_directories(dir);
       const fs::path p = fs::path(dir) / file;
       PTQ_CHECK(!fs::exists(p), "{}: already exists (ptq never overwrites results)", p.string());
-      write_safetensors(p.string(), tensors, {{"producer", "ptq awq"}});
+      write_safetensors(p.string(), tensors, {{"producer", "ptq awq"}, {"kind", kind}});
     };
-    if (!opt_.scale_path.empty()) write(opt_.scale_path, "scales.safetensors", saved_scales_);
-    if (!opt_.clip_path.empty()) write(opt_.clip_path, "clips.safetensors", saved_clips_);
+    if (!opt_.scale_path.empty()) write(opt_.scale_path, "scales.safetensors", "awq_scales", saved_scales_);
+    if (!opt_.clip_path.empty()) write(opt_.clip_path, "clips.safetensors", "awq_clips", saved_clips_);
   }
 
   nlohmann::json params() const override {
@@ -193,7 +195,8 @@ class Awq : public Method {
       // q and k are never clipped (their product feeds the attention scores; both references skip them).
       for (auto& [name, l] : block->linears()) {
         if (!input_of.count(name)) continue;
-        clips[name] = clip_search(ctx, l->weight, cache.at(input_of.at(name)), sym);
+        clips[name] = awq_clip_search(l->weight, cache.at(input_of.at(name)), wspec, ctx.scheme().act, sym,
+                                      cache.at(input_of.at(name)).front().size(1));
         if (!opt_.clip_path.empty()) {
           const std::string key = fmt::format("model.layers.{}.{}", ctx.index(), name);
           saved_clips_.emplace_back(key + ".up", clips[name].up.cpu());
@@ -221,7 +224,7 @@ class Awq : public Method {
       std::optional<ClipFactors> clip;
       if (auto it = clips.find(name); it != clips.end()) {
         if (opt_.clip_version == "v1") {
-          clamp_to(l->weight, it->second, wspec, opt_.clip_sym.value_or(wspec.symmetric));
+          awq_clamp_to(l->weight, it->second, wspec, opt_.clip_sym.value_or(wspec.symmetric));
         } else {
           clip = it->second;
         }
@@ -347,62 +350,6 @@ class Awq : public Method {
 
   static void divide(std::vector<at::Tensor>& xs, const Scale& s) {
     for (auto& x : xs) x.div_(s.first.to(x.scalar_type()));
-  }
-
-  // §4.4: per (row, group) shrink factor r in {1.00, 0.95, ..., 0.55} minimising the mean over sampled tokens of the
-  // squared error of the group's partial dot products. Returns factors in the weight quantizer's range shape (the same
-  // factor for both ends, as both references).
-  ClipFactors clip_search(BlockContext& ctx, const at::Tensor& w, const std::vector<at::Tensor>& xs, bool sym) {
-    const QuantSpec& wspec = ctx.scheme().weight;
-    PTQ_CHECK(wspec.granularity != Granularity::kPerTensor, "awq weight_clip supports per_group and per_channel weights");
-    const auto& act = ctx.scheme().act;
-    std::vector<at::Tensor> flat;
-    for (const auto& x : xs) flat.push_back(x.reshape({-1, x.size(-1)}));
-    at::Tensor X = at::cat(flat, 0).to(at::kFloat);  // [Ntok, in]
-    const int64_t n_tok = xs.front().size(1);          // calib.seq_len, as LLMC passes it
-    const int64_t step = std::max<int64_t>(1, X.size(0) / n_tok);
-    X = X.slice(0, 0, X.size(0), step);
-    at::Tensor W = w.to(at::kFloat);
-    const int64_t out = W.size(0), in = W.size(1);
-    const int64_t G = wspec.granularity == Granularity::kPerGroup ? wspec.group_size : in;
-    const int64_t groups = (in + G - 1) / G;
-    at::Tensor best_r = at::ones({out, groups});
-    const QuantSpec row_spec{wspec.bits, wspec.symmetric, Granularity::kPerChannel, 0};
-    for (int64_t g = 0; g < groups; ++g) {
-      const int64_t g0 = g * G, len = std::min(G, in - g0);
-      at::Tensor Wg = W.narrow(1, g0, len);  // [out, len]
-      at::Tensor Xg = X.narrow(1, g0, len);  // [tok, len]
-      at::Tensor Xq = act ? fake_quantize(Xg, *act) : Xg;
-      at::Tensor ref = at::matmul(Xg, Wg.t());  // [tok, out]
-      at::Tensor hi0 = sym ? Wg.abs().amax(1, true) : Wg.amax(1, true);
-      at::Tensor lo0 = sym ? -hi0 : Wg.amin(1, true);
-      at::Tensor best_err = at::full({out}, std::numeric_limits<float>::infinity());
-      for (int i = 0; i < 10; ++i) {
-        const double r = 1.0 - i / 20.0;
-        at::Tensor Wq = fake_quantize(at::clamp(Wg, lo0 * r, hi0 * r), row_spec);
-        at::Tensor err = (at::matmul(Xq, Wq.t()) - ref).pow(2).mean(0);  // [out]
-        at::Tensor better = err < best_err;  // ties keep the earlier, larger r
-        best_err = at::where(better, err, best_err);
-        best_r.select(1, g).masked_fill_(better, r);
-      }
-    }
-    const auto shape = range_shape(wspec, w.numel(), in);
-    at::Tensor f = best_r.reshape(shape).to(w.device());
-    return {f, sym ? at::Tensor() : f};
-  }
-
-  // v1: W clamped in place to [r·lo0, r·hi0] per (row, group) (clip_sym: [−r·max|W|, r·max|W|]).
-  static void clamp_to(at::Tensor& w, const ClipFactors& c, const QuantSpec& wspec, bool sym) {
-    const int64_t in = w.size(1);
-    const int64_t G = wspec.granularity == Granularity::kPerGroup ? wspec.group_size : in;
-    for (int64_t g0 = 0, g = 0; g0 < in; g0 += G, ++g) {
-      const int64_t len = std::min(G, in - g0);
-      at::Tensor Wg = w.narrow(1, g0, len);
-      at::Tensor r = c.up.select(1, g).unsqueeze(1).to(w.scalar_type());
-      at::Tensor hi = (sym ? Wg.abs().amax(1, true) : Wg.amax(1, true)) * r;
-      at::Tensor lo = sym ? -hi : Wg.amin(1, true) * r;
-      Wg.copy_(at::clamp(Wg, lo, hi));
-    }
   }
 
   void keep_scale(int64_t block, std::initializer_list<const char*> layers, const at::Tensor& s) {

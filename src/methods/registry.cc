@@ -11,6 +11,7 @@ std::unique_ptr<Method> make_rtn(const nlohmann::json& params);
 std::unique_ptr<Method> make_gptq(const nlohmann::json& params);
 std::unique_ptr<Method> make_awq(const nlohmann::json& params);
 std::unique_ptr<Method> make_smoothquant(const nlohmann::json& params);
+std::unique_ptr<Method> make_omniquant(const nlohmann::json& params);
 
 const std::vector<MethodInfo>& methods() {
   static const std::vector<MethodInfo> table = {
@@ -48,6 +49,30 @@ const std::vector<MethodInfo>& methods() {
        {{"alpha", "0.5", "migration strength: s = max|X|^alpha / max|W|^(1-alpha)"},
         {"quantize_weights", "true", "false: keep the smoothed fp weights (evaluate the transform alone)"}},
        make_smoothquant},
+      {"omniquant", "OmniQuant: learnable weight clipping (LWC) and equivalent transformation (LET), trained per block "
+                    "(Shao et al. 2024)",
+       true, true,
+       {{"lwc", "true", "learnable weight clipping: one logit per quantization range and end"},
+        {"let", "false", "learnable equivalent transformation (weight-activation schemes only)"},
+        {"lwc_lr", "0.01", "AdamW learning rate of the LWC logits"},
+        {"let_lr", "0.005", "AdamW learning rate of the LET scales"},
+        {"wd", "0", "AdamW weight decay (both groups)"},
+        {"alpha", "0.5", "LET init: s = max(act^alpha / w^(1-alpha), 1e-5)"},
+        {"epochs", "20", "passes over the calibration batches per block (one step per batch)"},
+        {"aug_loss", "false", "add mse(fp_block(x_q), out) to the loss (LLMC: true for 2 bit)"},
+        {"deactive_amp", "true", "false: bf16 autocast for the training forward on CUDA (no effect on the CPU)"},
+        {"use_shift", "false", "LET channel shift (not supported for Llama: RMSNorm has no bias)"},
+        {"search_clip_init", "false", "initialise LWC with logit(r) of AWQ's clip ratios r; q/k get no LWC"},
+        {"load_clip", "false", "with search_clip_init: read clip_path/clips.safetensors (AWQ save_clip)"},
+        {"clip_path", "\"\"", "folder of clips.safetensors"},
+        {"search_scale_init", "false", "initialise LET with AWQ's scales from scale_path/scales.safetensors"},
+        {"scale_path", "\"\"", "folder of scales.safetensors (AWQ save_scale)"},
+        {"smooth_up_down", "false", "also transform up_proj -> down_proj"},
+        {"clip_sym", "null", "must equal weight.symmetric (LWC follows the quantizer)"},
+        {"lwc_init", "4.0", "initial LWC logit without search_clip_init (sigmoid(4) = 0.982)"},
+        {"let_weight_max", "\"abs\"", "LET init weight statistic: abs (original OmniQuant) or signed (LLMC)"},
+        {"clip_init_eps", "0.0", "clamp initial AWQ ratios to 1 - eps (0: ratio 1 stays at logit +inf, unclipped)"}},
+       make_omniquant},
   };
   return table;
 }

@@ -1,0 +1,604 @@
+// OmniQuant (Shao et al. 2024; ALGORITHMS.md §6; LLMC omniq.py, OpenGVLab/OmniQuant omniquant.py) on the block-wise
+// pipeline: per decoder block, learn
+//   LWC  learnable weight clipping: one logit per quantization range (`up`, and `low` for an asymmetric grid), the
+//        range becomes [σ(low)·min, σ(up)·max] (sym: σ(up)·absmax); init 4.0 (σ ≈ 0.982) or the AWQ clip ratio (§6.6)
+//   LET  learnable equivalent transformation (weight-activation schemes only): channel-wise scales that move
+//        activation outliers into the weights, for input_layernorm -> {q,k,v}, v -> o (no GQA), post_attention_layernorm
+//        -> {gate,up}, up -> down (smooth_up_down) and q/k (same shapes); init max(act^α / w^(1-α), 1e-5) or AWQ's
+//        scales (§6.5)
+// by AdamW on the MSE between the block's output with fake-quantized (straight-through) weights and the
+// full-precision target, then fold LET into the weights and fake-quantize them with the learned clipping.
+//
+// Targets (§6.2): block 0: fp_block(x); later blocks: fp_block(t_prev), a separate full-precision path this method
+// carries from block to block; aug_loss adds mse(fp_block(x_q), out). The training input is the pipeline's block
+// input (the quantized path when quant_out: True, as LLMC requires).
+//
+// Decisions on ALGORITHMS.md §12 (recorded in params()):
+//   #13 the fp target path is kept by the method itself, so quant_out: False cannot make block 0 train against
+//       block(block(x)); it then trains on the fp inputs.
+//   #14 the training forward is the model's own block forward (RoPE tables included).
+//   #15 targets are computed in the block's dtype without autocast; a non-finite loss stops training, is recorded,
+//       and the parameters fall back to the end of the epoch with the lowest mean loss (the initial ones if none).
+//   #16 let_weight_max: "abs" (original OmniQuant, default) or "signed" (LLMC).
+//   #17 smooth_up_down scales up_proj's rows and down_proj's columns consistently (the LLMC path is broken).
+//   #18 clip_init_eps: 0 keeps logit(1) = +inf for unclipped groups (faithful: they stay unclipped); > 0 clamps the
+//       initial ratio to 1 - eps so those groups can learn.
+//   #19 the clips/scales written by AWQ (save_clip/save_scale) are read with the keys AWQ writes and their "kind"
+//       metadata checked, so swapped paths are an error, not a KeyError or silent misuse.
+//   #20 the q/k scale is shared by the two elements of every rotary pair, which makes the transformation exact under
+//       RoPE (the reference's free per-channel scale is not). With only linear inputs quantized (LLMC's default) it
+//       gets almost no gradient: scaling q_proj's and k_proj's rows commutes with their per-row weight ranges.
+#include <ATen/ATen.h>
+#include <ATen/autocast_mode.h>
+#include <torch/optim/adamw.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <limits>
+#include <map>
+#include <optional>
+#include <set>
+
+#include "core/error.h"
+#include "core/fake_quant.h"
+#include "core/fake_quant_ste.h"
+#include "methods/awq_clip.h"
+#include "methods/method.h"
+#include "model/safetensors.h"
+
+namespace ptq {
+
+namespace {
+
+struct OmniOptions {
+  bool lwc = true, let = false;
+  double lwc_lr = 1e-2, let_lr = 5e-3, wd = 0, alpha = 0.5;
+  int64_t epochs = 20;
+  bool aug_loss = false, deactive_amp = true;
+  bool search_clip_init = false, load_clip = false, search_scale_init = false, smooth_up_down = false;
+  std::string clip_path, scale_path;
+  std::optional<bool> clip_sym;
+  double lwc_init = 4.0;
+  std::string let_weight_max = "abs";
+  double clip_init_eps = 0.0;
+};
+
+// Puts temporary tensors into module slots (Linear::weight, RMSNorm::weight, ...) and restores the originals when
+// it goes out of scope, so a training forward can run the model's own block code on differentiable weights.
+class SlotSwap {
+ public:
+  using Transform = std::function<at::Tensor(const at::Tensor&)>;
+  SlotSwap() = default;
+  SlotSwap(const SlotSwap&) = delete;
+  SlotSwap& operator=(const SlotSwap&) = delete;
+  ~SlotSwap() {
+    for (auto it = tensors_.rbegin(); it != tensors_.rend(); ++it) *it->first = std::move(it->second);
+    for (auto it = transforms_.rbegin(); it != transforms_.rend(); ++it) *it->first = std::move(it->second);
+  }
+  void set(at::Tensor& slot, at::Tensor value) {
+    tensors_.emplace_back(&slot, slot);
+    slot = std::move(value);
+  }
+  void set(Transform& slot, Transform f) {
+    transforms_.emplace_back(&slot, slot);
+    slot = std::move(f);
+  }
+
+ private:
+  std::vector<std::pair<at::Tensor*, at::Tensor>> tensors_;
+  std::vector<std::pair<Transform*, Transform>> transforms_;
+};
+
+// |s| < 1e-2 -> ±1e-2 (LLMC truncation before every use of a LET scale), straight-through. s: float32 any shape.
+at::Tensor truncate_scale(const at::Tensor& s) {
+  at::Tensor t = at::where(s.abs() < 1e-2, at::where(s >= 0, at::full_like(s, 1e-2), at::full_like(s, -1e-2)), s);
+  return s + (t - s).detach();
+}
+
+// logit(r) for clip ratios r in (0, 1]; with eps > 0, r is clamped to 1 - eps first (decision #18).
+at::Tensor clip_logit(const at::Tensor& r, double eps) {
+  at::Tensor c = eps > 0 ? r.clamp_max(1.0 - eps) : r;
+  return at::log(c / (1.0 - c));  // r = 1 -> +inf
+}
+
+// The block's parameters the training rebuilds from at every step (float32 copies of the originals).
+struct BlockWeights {
+  std::map<std::string, at::Tensor> w, b;  // by block-relative linear name; b undefined when the linear has no bias
+  at::Tensor norm1, norm2;
+};
+
+struct LetScales {
+  at::Tensor qkv, out, fc1, down, qk;  // undefined when the pair is not transformed
+  std::vector<at::Tensor> params() const {
+    std::vector<at::Tensor> p;
+    for (const auto* t : {&qkv, &out, &fc1, &down, &qk})
+      if (t->defined()) p.push_back(*t);
+    return p;
+  }
+};
+
+class OmniQuant : public Method {
+ public:
+  explicit OmniQuant(OmniOptions o) : opt_(std::move(o)) {}
+
+  nlohmann::json params() const override {
+    return {{"lwc", opt_.lwc},
+            {"let", opt_.let},
+            {"lwc_lr", opt_.lwc_lr},
+            {"let_lr", opt_.let_lr},
+            {"wd", opt_.wd},
+            {"alpha", opt_.alpha},
+            {"epochs", opt_.epochs},
+            {"aug_loss", opt_.aug_loss},
+            {"deactive_amp", opt_.deactive_amp},
+            {"search_clip_init", opt_.search_clip_init},
+            {"load_clip", opt_.load_clip},
+            {"clip_path", opt_.clip_path},
+            {"search_scale_init", opt_.search_scale_init},
+            {"scale_path", opt_.scale_path},
+            {"smooth_up_down", opt_.smooth_up_down},
+            {"lwc_init", opt_.lwc_init},
+            {"let_weight_max", opt_.let_weight_max},
+            {"clip_init_eps", opt_.clip_init_eps},
+            {"optimizer", "AdamW(betas 0.9/0.999, eps 1e-8), one step per calibration batch"},
+            {"ste", true}};
+  }
+
+  void apply_block(BlockContext& ctx) override {
+    PTQ_CHECK(!ctx.inputs().empty(), "omniquant needs calibration data (add a calib section)");
+    const QuantScheme& scheme = ctx.scheme();
+    const QuantSpec& wspec = scheme.weight;
+    PTQ_CHECK(!opt_.clip_sym || *opt_.clip_sym == wspec.symmetric,
+              "omniquant: clip_sym: {} differs from weight.symmetric: {}; LWC's clipping follows the quantizer's grid "
+              "(sym: one factor on absmax, asym: one per end), so the AWQ clip ratios it starts from must too",
+              *opt_.clip_sym, wspec.symmetric);
+    PTQ_CHECK(!opt_.let || scheme.act,
+              "omniquant: let: True is for weight-activation schemes (w8a8, w4a4, ...); scheme {} quantizes weights "
+              "only (every weight-only reference config sets let: False)",
+              scheme.name());
+    const auto t0 = std::chrono::steady_clock::now();
+    DecoderLayer& block = ctx.block();
+    auto& attn = block->self_attn;
+    const RopeTables& rope = ctx.rope();
+    const std::vector<at::Tensor>& xq = ctx.inputs();
+    if (ctx.index() == 0) fp_inputs_.clear();
+    const std::vector<at::Tensor> xfp = fp_inputs_.empty() ? xq : fp_inputs_;
+    PTQ_ASSERT(xfp.size() == xq.size(), "omniquant: fp path has {} batches, quantized path {}", xfp.size(), xq.size());
+
+    // fp targets and the per-channel input maxima LET's init needs (one pass over the fp path, no gradients).
+    std::map<std::string, at::Tensor> act_max;
+    std::vector<at::Tensor> targets, aug_targets;
+    {
+      at::NoGradGuard no_grad;
+      std::vector<Linear> hooked;
+      for (auto& [name, l] : block->linears()) {
+        if (name != "self_attn.q_proj" && name != "self_attn.o_proj" && name != "mlp.up_proj" &&
+            name != "mlp.down_proj")
+          continue;
+        l->input_observer = [&act_max, n = name](const at::Tensor& x) {
+          at::Tensor m = x.abs().reshape({-1, x.size(-1)}).amax(0).to(at::kFloat);
+          act_max[n] = act_max.count(n) ? at::maximum(act_max[n], m) : m;
+        };
+        hooked.push_back(l);
+      }
+      try {
+        for (const auto& x : xfp) targets.push_back(block->forward(x, rope));
+      } catch (...) {
+        for (auto& l : hooked) l->input_observer = nullptr;
+        throw;
+      }
+      for (auto& l : hooked) l->input_observer = nullptr;
+      if (opt_.aug_loss)
+        for (const auto& x : xq) aug_targets.push_back(block->forward(x, rope).to(at::kFloat));
+    }
+    fp_inputs_ = targets;  // the next block's fp-path input
+    for (auto& t : targets) t = t.to(at::kFloat);
+
+    // LWC: initial clip ratios (AWQ search or loaded), linears without LWC.
+    const bool sym = wspec.symmetric;
+    std::map<std::string, ClipFactors> init_ratio;
+    std::set<std::string> no_lwc;
+    if (opt_.lwc && opt_.search_clip_init) {
+      // LLMC: q_proj and k_proj get no LWC when it is initialised from AWQ's clips (they are never clipped there).
+      no_lwc = {"self_attn.q_proj", "self_attn.k_proj"};
+      init_ratio = opt_.load_clip ? load_clips(ctx) : search_clips(ctx);
+    }
+    std::map<std::string, std::pair<at::Tensor, at::Tensor>> lwc;  // name -> (up, low) logits, float32
+    std::vector<at::Tensor> lwc_params;
+    if (opt_.lwc) {
+      for (auto& [name, l] : block->linears()) {
+        if (no_lwc.count(name)) continue;
+        const auto shape = range_shape(wspec, l->weight.numel(), l->weight.size(1));
+        const auto fopt = at::TensorOptions().dtype(at::kFloat).device(l->weight.device());
+        at::Tensor up, low;
+        if (auto it = init_ratio.find(name); it != init_ratio.end()) {
+          up = clip_logit(it->second.up.to(fopt).reshape(shape), opt_.clip_init_eps);
+          if (!sym) low = clip_logit((it->second.low.defined() ? it->second.low : it->second.up).to(fopt).reshape(shape),
+                                     opt_.clip_init_eps);
+        } else {
+          up = at::full(shape, opt_.lwc_init, fopt);
+          if (!sym) low = at::full(shape, opt_.lwc_init, fopt);
+        }
+        up.set_requires_grad(true);
+        lwc_params.push_back(up);
+        if (low.defined()) {
+          low.set_requires_grad(true);
+          lwc_params.push_back(low);
+        }
+        lwc[name] = {up, low};
+      }
+    }
+
+    // LET scales.
+    LetScales let;
+    const bool gqa = attn->v_proj->weight.size(0) != attn->o_proj->weight.size(1);
+    const bool qk_same = attn->q_proj->weight.sizes() == attn->k_proj->weight.sizes();
+    if (opt_.let) {
+      let = init_let(ctx, act_max, gqa);
+      if (qk_same) {
+        const auto fopt = at::TensorOptions().dtype(at::kFloat).device(attn->q_proj->weight.device());
+        let.qk = at::ones({attn->num_heads, attn->head_dim / 2}, fopt);
+      }
+      for (auto& p : let.params()) p.set_requires_grad(true);
+    }
+    const std::vector<at::Tensor> let_params = let.params();
+
+    BlockWeights orig;
+    for (auto& [name, l] : block->linears()) {
+      orig.w[name] = l->weight.detach().to(at::kFloat);
+      if (l->bias.defined()) orig.b[name] = l->bias.detach().to(at::kFloat);
+    }
+    orig.norm1 = block->input_layernorm->weight.detach().to(at::kFloat);
+    orig.norm2 = block->post_attention_layernorm->weight.detach().to(at::kFloat);
+
+    std::vector<torch::optim::OptimizerParamGroup> groups;
+    if (!lwc_params.empty())
+      groups.emplace_back(lwc_params, std::make_unique<torch::optim::AdamWOptions>(
+                                          torch::optim::AdamWOptions(opt_.lwc_lr).weight_decay(opt_.wd)));
+    if (!let_params.empty())
+      groups.emplace_back(let_params, std::make_unique<torch::optim::AdamWOptions>(
+                                          torch::optim::AdamWOptions(opt_.let_lr).weight_decay(opt_.wd)));
+
+    const bool amp = !opt_.deactive_amp && xq.front().is_cuda();
+    // One training forward over batch i with the current parameters; returns the loss (float32 scalar).
+    auto step_loss = [&](size_t i) {
+      SlotSwap swap;
+      BlockWeights cur = transformed(orig, let);
+      for (auto& [name, l] : block->linears()) {
+        at::Tensor w = cur.w.at(name);
+        if (auto it = lwc.find(name); it != lwc.end()) w = fake_quantize_ste(w, wspec, it->second.first, it->second.second);
+        else w = fake_quantize_ste(w, wspec);
+        swap.set(l->weight, w);
+        if (l->bias.defined()) swap.set(l->bias, cur.b.at(name));
+        if (scheme.act)
+          swap.set(l->input_transform, SlotSwap::Transform([a = *scheme.act](const at::Tensor& x) {
+                     return fake_quantize_ste(x, a);
+                   }));
+      }
+      swap.set(block->input_layernorm->weight, cur.norm1);
+      swap.set(block->post_attention_layernorm->weight, cur.norm2);
+      if (amp) {
+        at::autocast::set_autocast_enabled(at::kCUDA, true);
+        at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
+      }
+      at::Tensor out;
+      try {
+        out = block->forward(xq[i].to(at::kFloat), rope).to(at::kFloat);
+      } catch (...) {
+        if (amp) at::autocast::set_autocast_enabled(at::kCUDA, false);
+        throw;
+      }
+      if (amp) {
+        at::autocast::set_autocast_enabled(at::kCUDA, false);
+        at::autocast::clear_cache();
+      }
+      at::Tensor loss = at::mse_loss(out, targets[i]);
+      if (opt_.aug_loss) loss = loss + at::mse_loss(out, aug_targets[i]);
+      return loss;
+    };
+
+    nlohmann::json note = nlohmann::json::object();
+    std::vector<double> epoch_loss;
+    double loss_init = 0;
+    {
+      at::NoGradGuard no_grad;
+      for (size_t i = 0; i < xq.size(); ++i) loss_init += step_loss(i).item<double>();
+      loss_init /= static_cast<double>(xq.size());
+    }
+    const bool trainable = !groups.empty() && opt_.epochs > 0;
+    if (trainable) {
+      at::AutoGradMode grad(true);
+      torch::optim::AdamW optim(std::move(groups), torch::optim::AdamWOptions(opt_.lwc_lr).weight_decay(opt_.wd));
+      std::vector<at::Tensor> all = lwc_params;
+      all.insert(all.end(), let_params.begin(), let_params.end());
+      auto snapshot = [&] {
+        std::vector<at::Tensor> s;
+        for (auto& p : all) s.push_back(p.detach().clone());
+        return s;
+      };
+      std::vector<at::Tensor> best = snapshot();
+      double best_loss = std::numeric_limits<double>::infinity();
+      for (int64_t e = 0; e < opt_.epochs; ++e) {
+        double sum = 0;
+        bool finite = true;
+        for (size_t i = 0; i < xq.size(); ++i) {
+          at::Tensor loss = step_loss(i);
+          const double v = loss.item<double>();
+          if (!std::isfinite(v)) {
+            note["nan_stop"] = {{"epoch", e + 1}, {"batch", i}, {"loss", std::isnan(v) ? "nan" : "inf"}};
+            finite = false;
+            break;
+          }
+          optim.zero_grad();
+          loss.backward();
+          optim.step();
+          sum += v;
+        }
+        if (!finite) {
+          at::NoGradGuard no_grad;
+          for (size_t k = 0; k < all.size(); ++k) all[k].copy_(best[k]);
+          note["nan_stop"]["fallback"] = std::isfinite(best_loss) ? "end of the epoch with the lowest mean loss"
+                                                                  : "initial parameters";
+          break;
+        }
+        epoch_loss.push_back(sum / static_cast<double>(xq.size()));
+        if (epoch_loss.back() < best_loss) {
+          best_loss = epoch_loss.back();
+          best = snapshot();
+        }
+      }
+    }
+
+    double loss_final = loss_init;
+    if (trainable) {
+      at::NoGradGuard no_grad;
+      loss_final = 0;
+      for (size_t i = 0; i < xq.size(); ++i) loss_final += step_loss(i).item<double>();
+      loss_final /= static_cast<double>(xq.size());
+    }
+
+    // Deploy: fold LET into the weights, then fake-quantize every linear with its learned clipping.
+    at::NoGradGuard no_grad;
+    {
+      BlockWeights fin = transformed(orig, let);
+      for (auto& [name, l] : block->linears()) {
+        l->weight.copy_(fin.w.at(name));
+        if (l->bias.defined()) l->bias.copy_(fin.b.at(name));
+      }
+      block->input_layernorm->weight.copy_(fin.norm1);
+      block->post_attention_layernorm->weight.copy_(fin.norm2);
+    }
+    nlohmann::json clip_summary = nlohmann::json::object();
+    for (auto& [name, l] : block->linears()) {
+      ctx.set_reference_weight(name, l->weight.clone());
+      std::optional<ClipFactors> clip;
+      if (auto it = lwc.find(name); it != lwc.end()) {
+        clip = ClipFactors{at::sigmoid(it->second.first.detach()),
+                           it->second.second.defined() ? at::sigmoid(it->second.second.detach()) : at::Tensor()};
+        clip_summary[name] = {{"up_mean", clip->up.mean().item<double>()}, {"up_min", clip->up.min().item<double>()}};
+      }
+      if (ctx.keep_codes()) {
+        QuantizedTensor q = quantize(l->weight, wspec, clip);
+        ctx.record(name, {q.codes.cpu(), q.scales.cpu(), q.zeros.cpu(), {}, {}, q.spec});
+      }
+      l->weight.copy_(fake_quantize(l->weight, wspec, clip));
+    }
+    note["loss_init"] = loss_init;
+    note["loss"] = epoch_loss;  // mean training loss of each epoch (parameters changing within it)
+    note["loss_final"] = loss_final;
+    note["steps_per_epoch"] = xq.size();
+    note["clip"] = clip_summary;
+    if (opt_.let) {
+      nlohmann::json ls = nlohmann::json::object();
+      auto put = [&](const char* k, const at::Tensor& s) {
+        if (s.defined()) ls[k] = {{"min", s.min().item<double>()}, {"max", s.max().item<double>()}};
+      };
+      put("qkv", let.qkv);
+      put("out", let.out);
+      put("fc1", let.fc1);
+      put("down", let.down);
+      put("qk", let.qk);
+      note["let_scale"] = ls;
+    }
+    note["amp"] = amp ? "bf16 autocast" : "off";
+    note["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    ctx.notes()["omniquant"] = note;
+  }
+
+ private:
+  // The weights the block computes with under the LET scales `let` (float32; differentiable in the scales).
+  BlockWeights transformed(const BlockWeights& o, const LetScales& let) const {
+    BlockWeights c = o;
+    auto col = [&](const char* n, const at::Tensor& s) { c.w[n] = c.w[n] * s; };
+    auto row_div = [&](const char* n, const at::Tensor& s) {
+      c.w[n] = c.w[n] / s.unsqueeze(1);
+      if (c.b.count(n)) c.b[n] = c.b[n] / s;
+    };
+    auto row_mul = [&](const char* n, const at::Tensor& s) {
+      c.w[n] = c.w[n] * s.unsqueeze(1);
+      if (c.b.count(n)) c.b[n] = c.b[n] * s;
+    };
+    if (let.qkv.defined()) {
+      at::Tensor s = truncate_scale(let.qkv);
+      c.norm1 = c.norm1 / s;
+      for (const char* n : {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"}) col(n, s);
+    }
+    if (let.out.defined()) {
+      at::Tensor s = truncate_scale(let.out);
+      row_div("self_attn.v_proj", s);
+      col("self_attn.o_proj", s);
+    }
+    if (let.qk.defined()) {
+      at::Tensor s = truncate_scale(let.qk);
+      s = at::cat({s, s}, 1).reshape({-1});  // rotary pairs (j, j + d/2) share a scale: exact under RoPE
+      row_div("self_attn.q_proj", s);
+      row_mul("self_attn.k_proj", s);
+    }
+    if (let.fc1.defined()) {
+      at::Tensor s = truncate_scale(let.fc1);
+      c.norm2 = c.norm2 / s;
+      col("mlp.gate_proj", s);
+      col("mlp.up_proj", s);
+    }
+    if (let.down.defined()) {
+      at::Tensor s = truncate_scale(let.down);
+      row_div("mlp.up_proj", s);
+      col("mlp.down_proj", s);
+    }
+    return c;
+  }
+
+  // LET init (§6.4): max(act^α / w^(1-α), 1e-5) per input channel, or AWQ's saved scales (§6.5).
+  LetScales init_let(BlockContext& ctx, const std::map<std::string, at::Tensor>& act_max, bool gqa) {
+    DecoderLayer& block = ctx.block();
+    LetScales s;
+    auto from_stats = [&](const char* act_of, const Linear& weight_of) {
+      at::Tensor w = weight_of->weight.detach().to(at::kFloat);
+      at::Tensor wmax = (opt_.let_weight_max == "abs" ? w.abs() : w).amax(0).clamp_min(1e-5);
+      return (act_max.at(act_of).pow(opt_.alpha) / wmax.pow(1 - opt_.alpha)).clamp_min(1e-5);
+    };
+    auto from_file = [&](const std::string& linear) {
+      const std::string key = fmt::format("model.layers.{}.{}", ctx.index(), linear);
+      const SafetensorsFile& f = artifact(opt_.scale_path, "scales.safetensors", "awq_scales");
+      PTQ_CHECK(f.find(key) != nullptr, "{}: no scale '{}' (search_scale_init needs AWQ's scale for every LET pair)",
+                f.path(), key);
+      return f.load(key).to(at::kFloat).to(block->input_layernorm->weight.device());
+    };
+    auto init = [&](const char* act_of, const Linear& weight_of, const std::string& awq_key) {
+      at::Tensor v = opt_.search_scale_init ? from_file(awq_key) : from_stats(act_of, weight_of);
+      PTQ_CHECK(v.dim() == 1 && v.size(0) == weight_of->weight.size(1),
+                "LET scale for {} has {} entries, the layer has {} input channels", awq_key, v.numel(),
+                weight_of->weight.size(1));
+      return v.clone();
+    };
+    s.qkv = init("self_attn.q_proj", block->self_attn->q_proj, "self_attn.q_proj");
+    if (!gqa) s.out = init("self_attn.o_proj", block->self_attn->o_proj, "self_attn.o_proj");
+    s.fc1 = init("mlp.up_proj", block->mlp->up_proj, "mlp.up_proj");
+    if (opt_.smooth_up_down) s.down = init("mlp.down_proj", block->mlp->down_proj, "mlp.down_proj");
+    return s;
+  }
+
+  // search_clip_init without load_clip (§6.6, the w4a16 combination): AWQ's clip search on this block's inputs.
+  std::map<std::string, ClipFactors> search_clips(BlockContext& ctx) {
+    std::map<std::string, std::vector<at::Tensor>> cache;
+    ctx.forward_observing({"self_attn.q_proj", "self_attn.o_proj", "mlp.gate_proj", "mlp.down_proj"},
+                          [&](const std::string& n, const at::Tensor& x) { cache[n].push_back(x.clone()); });
+    const std::map<std::string, std::string> input_of = {{"self_attn.v_proj", "self_attn.q_proj"},
+                                                         {"self_attn.o_proj", "self_attn.o_proj"},
+                                                         {"mlp.gate_proj", "mlp.gate_proj"},
+                                                         {"mlp.up_proj", "mlp.gate_proj"},
+                                                         {"mlp.down_proj", "mlp.down_proj"}};
+    std::map<std::string, ClipFactors> r;
+    for (auto& [name, l] : ctx.block()->linears()) {
+      if (!input_of.count(name)) continue;
+      const auto& xs = cache.at(input_of.at(name));
+      r[name] = awq_clip_search(l->weight, xs, ctx.scheme().weight, ctx.scheme().act, ctx.scheme().weight.symmetric,
+                                xs.front().size(1));
+    }
+    return r;
+  }
+
+  // load_clip: the factors AWQ wrote with save_clip ("model.layers.<i>.<linear>.up" / ".low").
+  std::map<std::string, ClipFactors> load_clips(BlockContext& ctx) {
+    const SafetensorsFile& f = artifact(opt_.clip_path, "clips.safetensors", "awq_clips");
+    std::map<std::string, ClipFactors> r;
+    const QuantSpec& wspec = ctx.scheme().weight;
+    for (auto& [name, l] : ctx.block()->linears()) {
+      if (name == "self_attn.q_proj" || name == "self_attn.k_proj") continue;
+      const std::string key = fmt::format("model.layers.{}.{}", ctx.index(), name);
+      PTQ_CHECK(f.find(key + ".up") != nullptr, "{}: no clip factors '{}.up' for this block", f.path(), key);
+      const auto shape = range_shape(wspec, l->weight.numel(), l->weight.size(1));
+      auto load = [&](const std::string& k) {
+        at::Tensor t = f.load(k).to(at::kFloat);
+        PTQ_CHECK(t.sizes().vec() == shape,
+                  "{}: '{}' has shape {} but {} of this run needs {} (was step 1 run with another weight scheme?)",
+                  f.path(), k, c10::str(t.sizes()), wspec.describe(), c10::str(at::IntArrayRef(shape)));
+        return t;
+      };
+      ClipFactors c;
+      c.up = load(key + ".up");
+      if (f.find(key + ".low") != nullptr) c.low = load(key + ".low");
+      r[name] = c;
+    }
+    return r;
+  }
+
+  // An AWQ artifact file, opened once, with its "kind" metadata checked (decision #19).
+  const SafetensorsFile& artifact(const std::string& dir, const char* file, const char* kind) {
+    auto it = artifacts_.find(kind);
+    if (it != artifacts_.end()) return it->second;
+    namespace fs = std::filesystem;
+    const fs::path p = fs::path(dir) / file;
+    if (!fs::exists(p)) {
+      const char* other = std::string_view(file) == "scales.safetensors" ? "clips.safetensors" : "scales.safetensors";
+      PTQ_CHECK(!fs::exists(fs::path(dir) / other),
+                "{}: not found, but {} is there: were scale_path and clip_path swapped?", p.string(), other);
+      PTQ_FAIL("{}: not found (write it with AWQ's {} first)", p.string(),
+               std::string_view(kind) == "awq_scales" ? "save_scale/scale_path" : "save_clip/clip_path");
+    }
+    SafetensorsFile f = SafetensorsFile::open(p.string());
+    auto k = f.metadata().find("kind");
+    PTQ_CHECK(k != f.metadata().end() && k->second == kind, "{}: metadata kind is '{}', expected '{}'", p.string(),
+              k == f.metadata().end() ? "missing" : k->second, kind);
+    return artifacts_.emplace(kind, std::move(f)).first->second;
+  }
+
+  void finish() override { fp_inputs_.clear(); }
+
+  OmniOptions opt_;
+  std::vector<at::Tensor> fp_inputs_;  // fp-path input of the next block
+  std::map<std::string, SafetensorsFile> artifacts_;
+};
+
+}  // namespace
+
+std::unique_ptr<Method> make_omniquant(const nlohmann::json& params) {
+  const MethodInfo& info = find_method("omniquant");
+  check_known_params(info, params);
+  OmniOptions o;
+  o.lwc = param_value<bool>(info, params, "lwc");
+  o.let = param_value<bool>(info, params, "let");
+  o.lwc_lr = param_value<double>(info, params, "lwc_lr");
+  o.let_lr = param_value<double>(info, params, "let_lr");
+  o.wd = param_value<double>(info, params, "wd");
+  o.alpha = param_value<double>(info, params, "alpha");
+  o.epochs = param_value<int64_t>(info, params, "epochs");
+  o.aug_loss = param_value<bool>(info, params, "aug_loss");
+  o.deactive_amp = param_value<bool>(info, params, "deactive_amp");
+  o.search_clip_init = param_value<bool>(info, params, "search_clip_init");
+  o.load_clip = param_value<bool>(info, params, "load_clip");
+  o.clip_path = param_value<std::string>(info, params, "clip_path");
+  o.search_scale_init = param_value<bool>(info, params, "search_scale_init");
+  o.scale_path = param_value<std::string>(info, params, "scale_path");
+  o.smooth_up_down = param_value<bool>(info, params, "smooth_up_down");
+  o.lwc_init = param_value<double>(info, params, "lwc_init");
+  o.let_weight_max = param_value<std::string>(info, params, "let_weight_max");
+  o.clip_init_eps = param_value<double>(info, params, "clip_init_eps");
+  PTQ_CHECK(o.epochs >= 0, "method 'omniquant': parameter 'epochs' must be >= 0, got {}", o.epochs);
+  PTQ_CHECK(o.lwc_lr > 0 && o.let_lr > 0, "method 'omniquant': lwc_lr and let_lr must be > 0");
+  PTQ_CHECK(o.wd >= 0, "method 'omniquant': parameter 'wd' must be >= 0");
+  PTQ_CHECK(o.alpha >= 0 && o.alpha <= 1, "method 'omniquant': parameter 'alpha' must be in [0, 1], got {}", o.alpha);
+  PTQ_CHECK(o.clip_init_eps >= 0 && o.clip_init_eps < 0.5,
+            "method 'omniquant': parameter 'clip_init_eps' must be in [0, 0.5), got {}", o.clip_init_eps);
+  PTQ_CHECK(o.let_weight_max == "abs" || o.let_weight_max == "signed",
+            "method 'omniquant': parameter 'let_weight_max' must be abs or signed, got '{}'", o.let_weight_max);
+  PTQ_CHECK(!param_value<bool>(info, params, "use_shift"),
+            "method 'omniquant': use_shift: True is not supported (Llama's RMSNorm has no bias to absorb the shift; "
+            "the reference disables it for Llama and for weight-only)");
+  PTQ_CHECK(!o.load_clip || o.search_clip_init, "method 'omniquant': load_clip needs search_clip_init: True");
+  PTQ_CHECK(!o.load_clip || !o.clip_path.empty(), "method 'omniquant': load_clip needs clip_path");
+  PTQ_CHECK(!o.search_scale_init || !o.scale_path.empty(), "method 'omniquant': search_scale_init needs scale_path");
+  PTQ_CHECK(!o.search_scale_init || o.let, "method 'omniquant': search_scale_init initialises LET: set let: True");
+  PTQ_CHECK(!o.search_clip_init || o.lwc, "method 'omniquant': search_clip_init initialises LWC: set lwc: True");
+  PTQ_CHECK(!o.search_clip_init || o.load_clip || !o.let,
+            "method 'omniquant': search_clip_init without load_clip runs AWQ's clip search on the untransformed "
+            "weights, which LET then changes; with let: True load the clips AWQ saved (load_clip, clip_path), as "
+            "LLMC's w8a8 combination does");
+  PTQ_CHECK(!o.smooth_up_down || o.let, "method 'omniquant': smooth_up_down needs let: True");
+  if (params.is_object() && params.contains("clip_sym") && !params["clip_sym"].is_null())
+    o.clip_sym = param_value<bool>(info, params, "clip_sym");
+  return std::make_unique<OmniQuant>(o);
+}
+
+}  // namespace ptq
