@@ -13,7 +13,7 @@ JOBS=${PTQ_JOBS:-2}
 
 DEBIAN_PACKAGES=(build-essential cmake ninja-build pkg-config git python3-venv
   libyaml-cpp-dev nlohmann-json3-dev libfmt-dev libsqlite3-dev libgtest-dev libgmock-dev libbenchmark-dev
-  libsentencepiece-dev libpcre2-dev)
+  libsentencepiece-dev libpcre2-dev libzstd-dev zstd)
 
 step_start=0
 step() { step_start=$(date +%s); echo "== setup: $1"; }

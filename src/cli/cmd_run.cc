@@ -3,12 +3,14 @@
 // (src/experiment/matrix.h).
 #include <fmt/format.h>
 
+#include <filesystem>
+
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "core/error.h"
 #include "experiment/matrix.h"
 #include "experiment/run_config.h"
-#include "experiment/runner.h"
+#include "experiment/staged_run.h"
 
 namespace ptq::cli {
 
@@ -22,7 +24,7 @@ int cmd_run(const std::vector<std::string>& words) {
             {{"--config", "FILE", "the YAML configuration", ""},
              {"--set", "KEY=VALUE", "override a key before parsing, e.g. --set quant.weight.bit=3 (repeatable)", ""},
              {"--db", "FILE", "matrix: the results store", "results/ptq.db"},
-             {"--dry-run", "", "matrix: list the cells, their run keys and whether finished; run nothing", ""},
+             {"--dry-run", "", "matrix: list the cells, their run keys and whether finished; config: print the resolved configuration; run nothing", ""},
              {"--only", "FILTER", "matrix: only the cells whose label contains FILTER", ""},
              {"--json", "", "print one JSON object with the results as the last line", ""}},
             {{"MATRIX", "an experiment matrix (.yaml/.yml with axes)", false}});
@@ -49,10 +51,20 @@ int cmd_run(const std::vector<std::string>& words) {
   }
   PTQ_CHECK(file.has_value(), "ptq run: --config FILE (or a matrix file) is required");
   const RunConfig cfg = load_run_config(*file, args.get_all("--set"));
+  if (args.flag("--dry-run")) {  // validated above; show what would run
+    nlohmann::json plan = {{"config", cfg.to_json()}};
+    if (cfg.step_1) {
+      const std::string dir = step_one_cache_path(cfg);
+      plan["step_1"] = {{"path", dir}, {"cached", std::filesystem::exists(std::filesystem::path(dir) / "manifest.json")}};
+    }
+    if (args.flag("--json")) fmt::print("{}\n", plan.dump());
+    else fmt::print("{}\n", plan.dump(2));
+    return 0;
+  }
   RunOptions ro;
   ro.verbose = !args.flag("--json");
   ro.threads = args.get("--threads") && *args.get("--threads") != "0" ? args.get_int("--threads") : 0;
-  const nlohmann::json out = execute_run(cfg, ro);
+  const nlohmann::json out = execute_staged_run(cfg, ro);
   if (args.flag("--json")) fmt::print("{}\n", out.dump());
   return 0;
 }

@@ -14,8 +14,12 @@ int cmd_generate(const std::vector<std::string>& words);
 int cmd_methods(const std::vector<std::string>& words);
 int cmd_run(const std::vector<std::string>& words);
 int cmd_regress(const std::vector<std::string>& words);
+int cmd_verify_export(const std::vector<std::string>& words);
 int cmd_eval(const std::vector<std::string>& words);
 int cmd_table(const std::vector<std::string>& words);
+int cmd_plot(const std::vector<std::string>& words);
+int cmd_report(const std::vector<std::string>& words);
+int cmd_import(const std::vector<std::string>& words);
 
 struct Command {
   std::string_view name;
@@ -26,12 +30,18 @@ struct Command {
 inline constexpr Command kCommands[] = {
     {"version", "build commit, LibTorch, BLAS, threads, CUDA, measured fp32 GEMM rate", cmd_version},
     {"generate", "greedy continuation of a prompt (HF directory, llama2.c .bin or .gguf)", cmd_generate},
-    {"eval", "perplexity on a dataset (wikitext2, ptb, c4, tinystories, text) with its protocol", cmd_eval},
+    {"eval", "perplexity on a dataset (wikitext2, ptb, c4, c4_gptq, tinystories, text) with its protocol", cmd_eval},
     {"methods", "the registered quantization methods with their parameters and defaults", cmd_methods},
     {"run", "one LLMC-style configuration end to end, or every cell of an experiment matrix (resumable)", cmd_run},
     {"regress", "compare a results store with a baseline store; exit 3 on a regression", cmd_regress},
+    {"verify-export", "check a real-quant export (AutoAWQ, GPTQ) bit for bit and by perplexity; exit 3 on a mismatch",
+     cmd_verify_export},
     {"spec", "parse a quantization scheme name (w4a16g128, w8a8, ...) and show its grids", cmd_spec},
     {"table", "a paper table of one matrix from the results store: mean ± std of fake_quant ppl", cmd_table},
+    {"plot", "an SVG figure of one matrix: ppl (log scale) against weight bits per method, fp line", cmd_plot},
+    {"report", "one self-contained HTML page per matrix: tables, figures, protocol, runs, per-layer heat maps",
+     cmd_report},
+    {"import", "`ptq run --json` records (results/*.jsonl) into the results store as one matrix", cmd_import},
 };
 
 }  // namespace ptq::cli

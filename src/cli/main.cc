@@ -15,8 +15,9 @@ namespace {
 
 void print_usage(std::FILE* out) {
   fmt::print(out, "usage: ptq <command> [options]   (ptq <command> --help for its options)\n\ncommands:\n");
-  for (const auto& c : ptq::cli::kCommands) fmt::print(out, "  {:<12} {}\n", c.name, c.summary);
-  fmt::print(out, "\nexit codes: 0 success, 1 internal failure, 2 bad input, 3 regression found (ptq regress)\n");
+  for (const auto& c : ptq::cli::kCommands) fmt::print(out, "  {:<14} {}\n", c.name, c.summary);
+  fmt::print(out, "\nexit codes: 0 success, 1 internal failure, 2 bad input, 3 check failed (ptq regress: a regression;\n"
+             "ptq verify-export: a mismatch)\n");
 }
 
 }  // namespace

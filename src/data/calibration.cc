@@ -11,6 +11,7 @@
 
 #include "core/error.h"
 #include "data/eval_text.h"
+#include "data/line_reader.h"
 
 namespace ptq {
 
@@ -31,7 +32,11 @@ std::string strip(const std::string& s) {
   return s.substr(b, s.find_last_not_of(" \n\r\t") - b + 1);
 }
 
+// The Pile validation sample is calibration-only data: scripts/fetch_data.sh puts it here under the data folder.
+constexpr const char* kPilevalRelativePath = "calib/pileval/val.jsonl.zst";
+
 std::string default_path(const std::string& dataset) {
+  if (dataset == "pileval") return default_data_dir() + "/" + kPilevalRelativePath;
   for (const auto& d : eval_datasets())
     if (d.name == dataset && !d.default_relative_path.empty()) return default_data_dir() + "/" + d.default_relative_path;
   return "";
@@ -39,9 +44,10 @@ std::string default_path(const std::string& dataset) {
 
 // Documents of a multi-document dataset, in file order.
 std::vector<std::string> load_documents(const std::string& dataset, const std::string& path) {
-  const std::string bytes = read_file(path);
+  PTQ_CHECK(std::filesystem::is_regular_file(path), "calibration file {}: no such file", path);
   std::vector<std::string> docs;
   if (dataset == "tinystories") {
+    const std::string bytes = read_file(path);
     const std::string sep = "<|endoftext|>";
     for (size_t pos = 0;;) {
       const size_t next = bytes.find(sep, pos);
@@ -51,10 +57,9 @@ std::vector<std::string> load_documents(const std::string& dataset, const std::s
       pos = next + sep.size();
     }
   } else if (dataset == "c4" || dataset == "jsonl" || dataset == "pileval") {
-    std::istringstream lines(bytes);
-    std::string line;
-    for (int64_t n = 1; std::getline(lines, line); ++n) {
-      if (strip(line).empty()) continue;
+    // Plain or zstd-compressed (val.jsonl.zst), streamed line by line.
+    for_each_line(path, [&](std::string_view line, int64_t n) {
+      if (line.find_first_not_of(" \n\r\t") == std::string_view::npos) return;
       nlohmann::json j;
       try {
         j = nlohmann::json::parse(line);
@@ -64,7 +69,7 @@ std::vector<std::string> load_documents(const std::string& dataset, const std::s
       PTQ_CHECK(j.is_object() && j.contains("text") && j["text"].is_string(), "{}: line {} has no string 'text' field",
                 path, n);
       docs.push_back(j["text"].get<std::string>());
-    }
+    });
   } else {
     PTQ_FAIL("calibration dataset '{}' has no documents (preproc random_windows works on any text; documents: "
              "tinystories, c4, pileval, jsonl)",
@@ -122,6 +127,10 @@ CalibrationSet build_calibration(const CalibOptions& opt, const Tokenizer& tok) 
       eo.last_story = opt.last_doc;
     }
     const EvalText text = load_eval_text(opt.dataset == "jsonl" ? "text" : opt.dataset, eo);
+    PTQ_CHECK(text.sampled_windows == 0,
+              "calibration dataset '{}' is an evaluation rule (windows drawn per seq_len); calibrate on C4 documents "
+              "with calib.name c4 or jsonl and calib.path",
+              opt.dataset);
     const auto ids = tok.encode(text.text, false);
     const int64_t N = static_cast<int64_t>(ids.size());
     PTQ_CHECK(N > opt.seq_len + 1, "calibration text '{}' has {} tokens, fewer than seq_len {} + 2", text.path, N,
@@ -141,6 +150,10 @@ CalibrationSet build_calibration(const CalibOptions& opt, const Tokenizer& tok) 
   } else if (opt.preproc == "txt_general_preproc" || opt.preproc == "general" || opt.preproc == "pileval_awq") {
     const std::string path = opt.path.empty() ? default_path(opt.dataset) : opt.path;
     PTQ_CHECK(!path.empty(), "calibration dataset '{}' has no shipped file: give calib.path", opt.dataset);
+    PTQ_CHECK(!opt.path.empty() || opt.dataset != "pileval" || std::filesystem::is_regular_file(path),
+              "calibration dataset 'pileval': {} not found (scripts/fetch_data.sh --only pileval downloads it; or give "
+              "calib.path)",
+              path);
     std::vector<std::string> docs = load_documents(opt.dataset, path);
     const int64_t last = opt.last_doc < 0 ? static_cast<int64_t>(docs.size()) - 1 : opt.last_doc;
     PTQ_CHECK(opt.first_doc >= 0 && opt.first_doc <= last && last < static_cast<int64_t>(docs.size()),

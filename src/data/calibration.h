@@ -6,8 +6,9 @@
 //   pileval_awq           shuffle the documents, keep the first n_samples whose stripped text encodes to 1..seq_len
 //                         tokens, concatenate, cut into floor(total / seq_len) blocks (fewer than n_samples)
 //   tokens                samples read from a JSON file {"samples": [[ids...], ...]} exactly as they are
-// Documents: tinystories (stories split on <|endoftext|>), c4 / pileval / jsonl (the "text" field of each line; the
-// Pile validation sample AWQ calibrates on is not shipped: give its path); the
+// Documents: tinystories (stories split on <|endoftext|>), c4 / pileval / jsonl (the "text" field of each line, the
+// file plain or zstd-compressed (src/data/line_reader.h); pileval's default file is calib/pileval/val.jsonl.zst under
+// the data folder, not shipped: scripts/fetch_data.sh downloads it); the
 // single-text datasets (wikitext2, ptb, text) only support random_windows. The RNG is std::mt19937_64 seeded with
 // `seed` (shuffles and offsets are ptq's own, so samples match other tools only through the tokens file).
 #pragma once

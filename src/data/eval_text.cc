@@ -10,12 +10,14 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "data/line_reader.h"
 
 namespace ptq {
 namespace {
 
 constexpr int64_t kC4Documents = 1100;
 constexpr int64_t kC4Windows = 256;
+constexpr uint64_t kC4GptqSeed = 0;  // GPTQ's get_c4: random.seed(0) before drawing the validation windows
 
 std::string read_all(const std::string& path) {
   PTQ_CHECK(!path.empty(), "no data file given (use --data-path FILE)");
@@ -103,7 +105,12 @@ const std::vector<EvalDatasetInfo>& eval_datasets() {
        "C4 'c4-new' rule of GPTQ --new-eval and LLMC: field \"text\" of the first 1100 documents joined with \" \", "
        "first 256*seq_len tokens. The shipped file holds 2000 C4 validation documents of unstated origin, not "
        "en/c4-validation.00000-of-00008, so numbers are not comparable with published C4 columns. The old GPTQ / "
-       "OmniQuant 'c4' rule (256 random windows from that shard, seed 0) cannot be reproduced with this sample"},
+       "OmniQuant 'c4' rule is dataset c4_gptq"},
+      {"c4_gptq", "eval/c4/c4-validation.00000-of-00008.json",
+       "C4 'c4' rule of GPTQ's original evaluation and OmniQuant: 256 windows of seq_len tokens, each from a document "
+       "picked with CPython's random.seed(0) randint among those encoding (with BOS) to >= seq_len tokens, at a "
+       "random start. Default file: allenai/c4 en/c4-validation.00000-of-00008 decompressed (scripts/fetch_data.sh "
+       "--only c4), the shard published C4 columns use; --data-path applies the rule to another jsonl (plain or .zst)"},
       {"tinystories", "eval/tinystories/tinystories_valid_first1000.txt",
        "TinyStories validation, first 1000 stories: split on <|endoftext|>, strip, drop empties, stories "
        "first..last joined with \"\\n\\n\" (the stories260K fixture's rule; default all stories)"},
@@ -156,6 +163,10 @@ EvalText load_eval_text(const std::string& dataset, const EvalTextOptions& opt) 
     PTQ_CHECK(!info->default_relative_path.empty(), "dataset '{}' needs a file (--data-path FILE)", dataset);
     r.path = default_data_dir() + "/" + info->default_relative_path;
   }
+  PTQ_CHECK(dataset != "c4_gptq" || !opt.data_path.empty() || std::filesystem::is_regular_file(r.path),
+            "dataset c4_gptq: {} not found (scripts/fetch_data.sh --only c4 downloads GPTQ's C4 validation shard; or "
+            "--data-path FILE.jsonl, e.g. eval/c4/c4_validation_2k.jsonl)",
+            r.path);
   const std::string bytes = read_all(r.path);
   r.file_sha256 = sha256_hex(bytes);
 
@@ -208,6 +219,27 @@ EvalText load_eval_text(const std::string& dataset, const EvalTextOptions& opt) 
         "c4-new (GPTQ --new-eval, LLMC): \"text\" of the first {} documents{} joined with \" \", truncated to the "
         "first {}*seq_len tokens",
         docs, docs < kC4Documents ? fmt::format(" (the file has fewer than {})", kC4Documents) : "", kC4Windows);
+  } else if (dataset == "c4_gptq") {
+    for_each_line(r.path, [&](std::string_view line, int64_t line_no) {
+      if (strip(line).empty()) return;
+      nlohmann::json j;
+      try {
+        j = nlohmann::json::parse(line);
+      } catch (const std::exception& e) {
+        PTQ_FAIL("'{}' line {}: not JSON: {}", r.path, line_no, e.what());
+      }
+      PTQ_CHECK(j.is_object() && j.contains("text") && j["text"].is_string(), "'{}' line {}: no string field \"text\"",
+                r.path, line_no);
+      r.documents.push_back(j["text"].get<std::string>());
+    });
+    PTQ_CHECK(!r.documents.empty(), "'{}': no documents", r.path);
+    r.sampled_windows = kC4Windows;
+    r.window_seed = kC4GptqSeed;
+    r.text_rule = fmt::format(
+        "c4 (GPTQ original eval, OmniQuant): {} windows of seq_len tokens from the \"text\" of {} documents; per "
+        "window CPython random.seed({}) randint picks documents until one encodes (with BOS) to >= seq_len tokens, "
+        "then a start in [0, len - seq_len - 1]",
+        kC4Windows, r.documents.size(), kC4GptqSeed);
   } else if (dataset == "tinystories") {
     std::vector<std::string_view> stories;
     const std::string_view sep = "<|endoftext|>";

@@ -7,6 +7,8 @@
 //   ptb          eval/ptb/ptb.test.txt, each line stripped, " "-joined (GPTQ new eval = LLMC ptb; HF ptb_text_only test)
 //   c4           eval/c4/c4_validation_2k.jsonl "text", first 1100 documents " "-joined, first 256*seq_len tokens
 //                (GPTQ --new-eval "c4-new" = LLMC c4); see the description: not the GPTQ shard
+//   c4_gptq      eval/c4/c4-validation.00000-of-00008.json (GPTQ's shard; scripts/fetch_data.sh), every document's
+//                "text": 256 windows drawn as GPTQ's original eval and OmniQuant's `c4` (src/eval/sampled_windows.h)
 //   tinystories  eval/tinystories/tinystories_valid_first1000.txt, stories first..last joined with "\n\n"
 //   text         a UTF-8 file exactly as it is (needs a path)
 #pragma once
@@ -41,6 +43,11 @@ struct EvalText {
   std::string file_sha256;    // lowercase hex of the file's bytes
   // When > 0, only the first token_limit_windows * seq_len tokens are evaluated (c4: 256). 0 = no limit.
   int64_t token_limit_windows = 0;
+  // When > 0 (c4_gptq), the token stream is not `text` encoded but this many windows drawn from `documents` with
+  // CPython's random seeded by window_seed (gptq_c4_windows); `text` is empty.
+  int64_t sampled_windows = 0;
+  uint64_t window_seed = 0;
+  std::vector<std::string> documents;
 };
 
 // The shared data folder: $PTQ_DATA_DIR when set, else PTQ_DEFAULT_DATA_DIR.

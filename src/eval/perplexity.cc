@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "eval/sampled_windows.h"
 
 namespace ptq {
 
@@ -75,7 +76,17 @@ PerplexityResult perplexity(CausalLM& model, const std::vector<int32_t>& ids_in,
 PerplexityResult evaluate_perplexity(CausalLM& model, const Tokenizer& tok, const EvalText& text,
                                      PerplexityOptions opt) {
   if (opt.token_limit_windows == 0) opt.token_limit_windows = text.token_limit_windows;
-  const std::vector<int32_t> ids = perplexity_tokens(tok, text.text, opt.bos);
+  std::vector<int32_t> ids;
+  std::string picks;  // c4_gptq: "doc:start " per window, recorded as a digest
+  if (text.sampled_windows > 0) {
+    PTQ_CHECK(!opt.bos, "dataset {}: each window is cut from a document encoded with BOS by the dataset's rule; "
+              "--bos (eval.bos) does not apply", text.dataset);
+    SampledWindows sw = gptq_c4_windows(tok, text.documents, opt.seq_len, text.sampled_windows, text.window_seed);
+    ids = std::move(sw.ids);
+    for (const auto& [doc, start] : sw.picks) picks += fmt::format("{}:{} ", doc, start);
+  } else {
+    ids = perplexity_tokens(tok, text.text, opt.bos);
+  }
   PerplexityResult r = perplexity(model, ids, opt);
   r.protocol = {
       {"dataset", text.dataset},
@@ -97,6 +108,12 @@ PerplexityResult evaluate_perplexity(CausalLM& model, const Tokenizer& tok, cons
        "text encoded once; non-overlapping seq_len windows, remainder dropped; each window from position 0; "
        "positions 1..L-1 scored; NLL in float64 from float32 logits; ppl = exp(sum NLL / scored tokens)"},
   };
+  if (text.sampled_windows > 0) {
+    r.protocol["scoring"] = "windows drawn by the dataset's rule (text_rule), concatenated; each window from position 0; "
+                            "positions 1..L-1 scored; NLL in float64 from float32 logits; ppl = exp(sum NLL / scored "
+                            "tokens)";
+    r.protocol["window_picks_sha256"] = sha256_hex(picks);  // the (document, start) list, "doc:start " per window
+  }
   return r;
 }
 

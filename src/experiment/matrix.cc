@@ -13,7 +13,7 @@
 
 #include "core/error.h"
 #include "data/eval_text.h"
-#include "experiment/runner.h"
+#include "experiment/staged_run.h"
 #include "store/db.h"
 
 namespace ptq {
@@ -322,7 +322,7 @@ nlohmann::json run_matrix(const Matrix& m, const MatrixRunOptions& opt) {
       RunOptions ro;
       ro.verbose = false;
       ro.threads = opt.threads;
-      const nlohmann::json result = execute_run(c.config, ro);
+      const nlohmann::json result = execute_staged_run(c.config, ro);
       RunRecord rec = run_record_from_json(result, m.name, c.run_key);
       rec.status = RunStatus::kFinished;
       rec.started_at = header.started_at;

@@ -109,7 +109,8 @@ nlohmann::json yaml_to_json(const YAML::Node& n) {
   return s;
 }
 
-QuantSpec read_spec(Section s, const std::string& file, TensorRole role) {
+// pack_version (weight only): receives quant.weight.pack_version.
+QuantSpec read_spec(Section s, const std::string& file, TensorRole role, std::string* pack_version = nullptr) {
   QuantSpec q;
   q.bits = s.get<int>("bit", 0);
   PTQ_CHECK(s.has("symmetric"), "{}: {}: key 'symmetric' is required", file, s.key_path("symmetric"));
@@ -126,9 +127,65 @@ QuantSpec read_spec(Section s, const std::string& file, TensorRole role) {
   PTQ_CHECK(algo == "minmax" || algo == "learnable", "{}: {}: calib_algo '{}' is not supported (minmax, learnable)",
             file, s.key_path("calib_algo"), algo);
   s.get<bool>("ste", false);  // accepted: only meaningful for learned methods
+  if (role == TensorRole::kWeight) {
+    s.get<bool>("need_pack", false);  // LLMC's switch for real-quant packing; ptq packs whenever an export is asked for
+    const std::string pack = s.get<std::string>("pack_version", "gemm_pack");
+    PTQ_CHECK(pack == "gemm_pack" || pack == "gemv_pack", "{}: {}: '{}' is not supported (gemm_pack, gemv_pack)", file,
+              s.key_path("pack_version"), pack);
+    if (pack_version != nullptr) *pack_version = pack;
+  }
   s.finish();
   with_context(fmt::format("{}: {}", file, s.key_path("")), [&] { q.validate(role); });
   return q;
+}
+
+// step_1.set's value as leaf overrides "a.b.c=value" (nested maps flattened into dotted paths).
+void flatten_overrides(const YAML::Node& n, const std::string& prefix, std::vector<std::string>& out) {
+  if (n.IsMap()) {
+    for (const auto& kv : n) flatten_overrides(kv.second, prefix.empty() ? kv.first.as<std::string>()
+                                                                          : prefix + "." + kv.first.as<std::string>(),
+                                               out);
+    return;
+  }
+  YAML::Emitter e;
+  e << YAML::Flow << n;
+  out.push_back(prefix + "=" + e.c_str());
+}
+
+StepOne read_step_one(Section s, const std::string& file) {
+  StepOne o;
+  o.config_file = s.get<std::string>("config", "");
+  PTQ_CHECK(!o.config_file.empty(), "{}: {}: the step-1 configuration file is required", file, s.key_path("config"));
+  // Relative to the working directory (the repository root), else to a folder above this configuration file, as a
+  // matrix's base (so the shipped configs also resolve from the build directory).
+  namespace fs = std::filesystem;
+  if (!fs::path(o.config_file).is_absolute() && !fs::exists(o.config_file))
+    for (fs::path dir = fs::absolute(file).parent_path(); !dir.empty(); dir = dir.parent_path()) {
+      if (fs::exists(dir / o.config_file)) {
+        o.config_file = (dir / o.config_file).string();
+        break;
+      }
+      if (dir == dir.parent_path()) break;
+    }
+  const YAML::Node set = s.raw("set");
+  PTQ_CHECK(!set || set.IsNull() || set.IsMap(), "{}: {} must be a mapping of key paths to values", file,
+            s.key_path("set"));
+  if (set && set.IsMap()) flatten_overrides(set, "", o.overrides);
+  o.handover = s.get<std::string>("handover", o.handover);
+  PTQ_CHECK(o.handover == "transformed_model" || o.handover == "scales_clips",
+            "{}: {}: '{}' (transformed_model, scales_clips)", file, s.key_path("handover"), o.handover);
+  o.cache_dir = s.get<std::string>("cache_dir", o.cache_dir);
+  o.same_scheme = s.get<bool>("same_scheme", o.same_scheme);
+  o.same_seed = s.get<bool>("same_seed", o.same_seed);
+  s.finish();
+  RunConfig one = with_context(fmt::format("{}: {}", file, s.key_path("config")),
+                               [&] { return load_run_config(o.config_file, o.overrides); });
+  PTQ_CHECK(!one.step_1, "{}: {}: the step-1 configuration {} has a step_1 of its own (one level only)", file,
+            s.key_path("config"), o.config_file);
+  PTQ_CHECK(one.method == "awq", "{}: {}: step 1 must be an AWQ run (quant.method: Awq), {} runs '{}'", file,
+            s.key_path("config"), o.config_file, one.method);
+  o.config = std::make_shared<const RunConfig>(std::move(one));
+  return o;
 }
 
 }  // namespace
@@ -274,7 +331,7 @@ RunConfig parse_run_config(const YAML::Node& root, const std::string& file) {
   PTQ_CHECK(!method.empty(), "{}: quant.method is required", file);
   c.method = with_context(fmt::format("{}: quant.method", file), [&] { return method_id_from_llmc(method); });
   PTQ_CHECK(quant.has("weight"), "{}: quant.weight is required", file);
-  c.scheme.weight = read_spec(quant.sub("weight"), file, TensorRole::kWeight);
+  c.scheme.weight = read_spec(quant.sub("weight"), file, TensorRole::kWeight, &c.pack_version);
   if (quant.has("act")) c.scheme.act = read_spec(quant.sub("act"), file, TensorRole::kActivation);
   else quant.sub("act");
   c.special = yaml_to_json(quant.raw("special"));
@@ -291,16 +348,42 @@ RunConfig parse_run_config(const YAML::Node& root, const std::string& file) {
   c.save_trans = save.get<bool>("save_trans", false);
   c.save_fake = save.get<bool>("save_fake", false);
   c.save_path = save.get<std::string>("save_path", "");
-  // LLMC's real-quant exports: accepted when off; on, a clear error until the export formats land.
-  for (const char* key : {"save_autoawq", "save_vllm", "save_sgl", "save_lightllm", "save_mlcllm"})
-    PTQ_CHECK(!save.get<bool>(key, false), "{}: save.{}: real-quant export is not supported yet (save_fake and "
-                                           "save_trans are)", file, key);
-  PTQ_CHECK(!(c.save_trans || c.save_fake) || !c.save_path.empty(), "{}: save.save_path is required to save", file);
+  c.save_autoawq = save.get<bool>("save_autoawq", false);
+  c.save_gptq = save.get<bool>("save_gptq", false);
+  c.gptq_version = save.get<std::string>("gptq_version", "v1");
+  PTQ_CHECK(c.gptq_version == "v1" || c.gptq_version == "v2", "{}: save.gptq_version: '{}' (v1, v2)", file,
+            c.gptq_version);
+  c.verify_export = save.get<bool>("verify_export", true);
+  // LLMC's compressed-tensors and MLC exports: accepted when off; on, a clear error (save_autoawq and save_gptq are
+  // the real-quant formats ptq writes).
+  for (const char* key : {"save_vllm", "save_sgl", "save_lightllm", "save_mlcllm"})
+    PTQ_CHECK(!save.get<bool>(key, false), "{}: save.{}: this real-quant export is not supported (save_autoawq, "
+                                           "save_gptq, save_fake and save_trans are)", file, key);
+  PTQ_CHECK(!(c.save_trans || c.save_fake || c.save_autoawq || c.save_gptq) || !c.save_path.empty(),
+            "{}: save.save_path is required to save", file);
   save.finish();
 
   Section p = top.sub("ptq");
   c.threads = p.get<int>("threads", 0);
   c.device = p.get<std::string>("device", "cpu");
+  if (p.has("step_1")) {
+    c.step_1 = read_step_one(p.sub("step_1"), file);
+    RunConfig one = *c.step_1->config;
+    if (c.step_1->same_scheme) one.scheme = c.scheme;
+    if (c.step_1->same_seed) {
+      one.seed = c.seed;
+      if (one.calib && c.calib) one.calib->seed = c.calib->seed;
+    }
+    with_context(fmt::format("{}: ptq.step_1", file), [&] { find_method(one.method).make(one.special); });
+    if (c.step_1->handover == "scales_clips")
+      for (const char* k : {"scale_path", "clip_path"})
+        PTQ_CHECK(!c.special.contains(k) || c.special[k].get<std::string>().empty(),
+                  "{}: quant.special.{} is set by the step-1 hand-over (ptq.step_1.handover: scales_clips); remove it",
+                  file, k);
+    c.step_1->config = std::make_shared<const RunConfig>(std::move(one));
+  } else {
+    p.sub("step_1");
+  }
   p.finish();
   top.finish();
   return c;
@@ -338,6 +421,19 @@ nlohmann::json RunConfig::to_json() const {
   if (eval)
     j["eval"] = {{"eval_pos", eval->positions}, {"name", eval->datasets}, {"seq_len", eval->seq_len},
                  {"bs", eval->bs}, {"bos", eval->bos}, {"max_windows", eval->max_windows}};
+  // An export rounds the scales to fp16 before the fake_quant evaluation (src/export/fp16_scales.h), so it is part of
+  // what the results mean; configurations without one keep their earlier resolved form (and run keys).
+  if (step_1) {
+    nlohmann::json one = step_1->config->to_json();
+    one.erase("source");
+    j["step_1"] = {{"handover", step_1->handover}, {"config", one}};
+  }
+  if (save_autoawq || save_gptq) {
+    nlohmann::json e = nlohmann::json::array();
+    if (save_autoawq) e.push_back(pack_version == "gemm_pack" ? "autoawq-gemm" : "autoawq-gemv");
+    if (save_gptq) e.push_back("gptq-" + gptq_version);
+    j["export"] = e;
+  }
   return j;
 }
 

@@ -4,6 +4,7 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 
@@ -13,6 +14,10 @@
 #include "core/threads.h"
 #include "data/calibration.h"
 #include "eval/perplexity.h"
+#include "export/export_checkpoint.h"
+#include "export/export_target.h"
+#include "export/fp16_scales.h"
+#include "export/verify_export.h"
 #include "model/hf_checkpoint.h"
 #include "model/loaded_model.h"
 #include "pipeline/pipeline.h"
@@ -54,6 +59,32 @@ nlohmann::json evaluate_all(LoadedModel& m, const RunConfig& cfg, const std::str
   return out;
 }
 
+// The real-quant formats the configuration asks for (save_autoawq with its pack_version, save_gptq).
+std::vector<ExportTarget> export_targets(const RunConfig& cfg) {
+  std::vector<ExportTarget> t;
+  if (cfg.save_autoawq)
+    t.push_back({cfg.pack_version == "gemv_pack" ? ExportFormat::kAwqGemv : ExportFormat::kAwqGemm, GptqZeros::kV1});
+  if (cfg.save_gptq) t.push_back({ExportFormat::kGptq, cfg.gptq_version == "v2" ? GptqZeros::kV2 : GptqZeros::kV1});
+  return t;
+}
+
+// Verification windows: the first eval dataset of the run (at most 16 windows), else 8 windows of TinyStories.
+VerifyOptions verify_options(const RunConfig& cfg) {
+  VerifyOptions o;
+  if (!cfg.eval) return o;
+  o.dataset = cfg.eval->datasets.front();
+  o.text.data_path = cfg.eval->path;
+  if (o.dataset == "tinystories") {
+    o.text.first_story = cfg.eval->first_doc;
+    o.text.last_story = cfg.eval->last_doc;
+  }
+  o.ppl.seq_len = cfg.eval->seq_len;
+  o.ppl.bos = cfg.eval->bos;
+  o.ppl.batch_size = cfg.eval->bs;
+  o.ppl.max_windows = cfg.eval->max_windows > 0 ? std::min<int64_t>(cfg.eval->max_windows, 16) : 16;
+  return o;
+}
+
 }  // namespace
 
 nlohmann::json execute_run(const RunConfig& cfg, const RunOptions& opt) {
@@ -65,7 +96,8 @@ nlohmann::json execute_run(const RunConfig& cfg, const RunOptions& opt) {
   at::manual_seed(static_cast<uint64_t>(cfg.seed));
   const at::Device device =
       with_context(fmt::format("{}: ptq.device", cfg.source), [&] { return resolve_device(cfg.device); });
-  if (cfg.save_fake || cfg.save_trans) {
+  const std::vector<ExportTarget> targets = export_targets(cfg);
+  if (cfg.save_fake || cfg.save_trans || !targets.empty()) {
     PTQ_CHECK(!std::filesystem::exists(cfg.save_path),
               "{}: save.save_path '{}' already exists (ptq never overwrites results; choose a new folder)", cfg.source,
               cfg.save_path);
@@ -79,6 +111,18 @@ nlohmann::json execute_run(const RunConfig& cfg, const RunOptions& opt) {
   if (cfg.dtype == "bfloat16") lo.dtype = at::kBFloat16;
   LoadedModel m = load_model(cfg.model_path, cfg.tokenizer_path, lo);
   timings["load"] = since(t);
+  // What the export formats cannot store is refused now, not after calibration: shapes, and GPTQ act-order groups
+  // (formed out of input order without static_groups), which AutoAWQ cannot hold without a g_idx.
+  for (const auto& target : targets) {
+    with_context(fmt::format("{}: save", cfg.source),
+                 [&] { check_export_shapes(m.model->config(), cfg.scheme, target); });
+    const nlohmann::json mp = find_method(cfg.method).make(cfg.special)->params();
+    PTQ_CHECK(!target.is_awq() || cfg.scheme.weight.granularity != Granularity::kPerGroup || !mp.is_object() ||
+                  !mp.value("actorder", false) || mp.value("static_groups", false),
+              "{}: save.save_autoawq: actorder without static_groups forms groups out of input order and AutoAWQ "
+              "stores no g_idx (set quant.special.static_groups: True, or export with save.save_gptq)",
+              cfg.source);
+  }
 
   nlohmann::json evals = nlohmann::json::array();
   auto wants = [&](const char* pos) {
@@ -109,7 +153,11 @@ nlohmann::json execute_run(const RunConfig& cfg, const RunOptions& opt) {
   PipelineOptions po;
   po.quant_out = cfg.quant_out;
   po.keep_transformed = cfg.save_trans;
+  po.keep_codes = !targets.empty();
   PipelineResult pr = run_pipeline(*m.model, batches, *method, cfg.scheme, po);
+  // Exports store fp16 scales: the fake-quant model becomes exactly the exported one (src/export/fp16_scales.h).
+  double scale_rounding = 0;
+  if (!targets.empty()) scale_rounding = round_scales_to_fp16(*m.model, pr.codes);
   timings["quantize"] = since(t);
   if (human) {
     double worst = 0;
@@ -143,11 +191,50 @@ nlohmann::json execute_run(const RunConfig& cfg, const RunOptions& opt) {
       const std::string dir =
           (std::filesystem::path(cfg.save_path) / (fake ? "fake_quant_model" : "transformed_model")).string();
       write_hf_checkpoint(dir, m.model->config(), tensors, 5'000'000'000ULL, meta);
+      for (const auto& f : tokenizer_files_of(cfg.model_path, cfg.tokenizer_path))
+        std::filesystem::copy_file(f, std::filesystem::path(dir) / std::filesystem::path(f).filename(),
+                                   std::filesystem::copy_options::skip_existing);
       saved_paths[fake ? "fake_quant" : "transformed"] = dir;
       if (human) fmt::print("saved {}\n", dir);
     }
     saved = cfg.save_fake ? saved_paths["fake_quant"].get<std::string>() : saved_paths["transformed"].get<std::string>();
     timings["save"] = since(t);
+  }
+  nlohmann::json exports = nlohmann::json::array();
+  for (const auto& target : targets) {
+    t = Clock::now();
+    ExportRequest req;
+    req.target = target;
+    req.dir = (std::filesystem::path(cfg.save_path) / target.folder()).string();
+    req.method = cfg.method;
+    req.method_params = method->params();
+    req.tokenizer_files = tokenizer_files_of(cfg.model_path, cfg.tokenizer_path);
+    const ExportResult er = with_context(fmt::format("{}: save", cfg.source), [&] {
+      return write_quantized_checkpoint(*m.model, pr.codes, cfg.scheme, req);
+    });
+    nlohmann::json e = {{"format", target.name()},         {"path", er.dir},
+                        {"bytes", er.bytes},                {"files", er.files},
+                        {"quantized_layers", er.quantized_layers}, {"group_size", er.group_size},
+                        {"not_converted", er.not_converted}, {"quantization_config", er.quantization_config}};
+    timings["export_" + target.name()] = since(t);
+    if (human) fmt::print("saved {} ({}, {:.2f} MB)\n", er.dir, target.name(), er.bytes / 1e6);
+    if (saved.empty()) saved = er.dir;
+    saved_paths[target.name()] = er.dir;
+    if (cfg.verify_export) {
+      t = Clock::now();
+      const VerifyReport vr = verify_export(er.dir, m.model, *m.tokenizer, verify_options(cfg), &pr.codes);
+      timings["verify_" + target.name()] = since(t);
+      e["verify"] = vr.to_json();
+      if (human)
+        fmt::print("verified {}: {} layers bit for bit, ppl export {:.6f} vs fake-quant {:.6f} (relative {:.2g}){}\n",
+                   target.name(), vr.layers_checked, vr.ppl_export, vr.ppl_reference, vr.ppl_rel_diff,
+                   vr.ok() ? "" : " FAILED");
+      // A mismatch is ptq's own fault (the export was written from these very codes): an internal error, exit 1.
+      PTQ_ASSERT(vr.ok(), "{}: the export does not verify against the fake-quant model ({} mismatch(es), first: {}); "
+                          "the directory is kept for inspection",
+                 er.dir, vr.mismatches.size(), vr.mismatches.front());
+    }
+    exports.push_back(e);
   }
   timings["total"] = since(t_start);
 
@@ -161,10 +248,12 @@ nlohmann::json execute_run(const RunConfig& cfg, const RunOptions& opt) {
                             {"act", cfg.scheme.act ? cfg.scheme.act->describe() : "none"},
                             {"params", method->params()},
                             {"quant_out", cfg.quant_out}};
+    if (!targets.empty()) quant["scales_rounded_to_fp16"] = {{"max_relative_change", scale_rounding}};
     nlohmann::json out = {{"method", cfg.method},     {"quant", quant},           {"evals", evals},
                           {"timings", timings},       {"layer_errors", layer_errors},
                           {"block_errors", pr.block_errors}, {"calibration", calib_prov},
                           {"notes", pr.notes},        {"config", cfg.to_json()},  {"saved", saved}, {"saved_paths", saved_paths},
+                          {"exports", exports},
                           {"system", to_json(system_info())}};
     return out;
   }

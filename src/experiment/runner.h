@@ -1,5 +1,9 @@
 // Executes one resolved run configuration end to end (what `ptq run --config` does, and what every cell of an
 // experiment matrix does): load, evaluate (pretrain), calibrate, quantize block by block, evaluate (fake_quant), save.
+// Real-quant exports (save_autoawq, save_gptq): the shapes are checked right after loading; the scales are rounded to
+// fp16 after quantization, before the fake_quant evaluation (src/export/fp16_scales.h); each export is written to
+// save_path/<format folder> and verified against the in-memory fake-quant model unless save.verify_export is false
+// (a failed verification is an internal error; the directory is kept for inspection).
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -14,7 +18,8 @@ struct RunOptions {
 };
 
 // The result object `ptq run --json` prints: method, quant, evals [{pos, dataset, ppl, ...protocol}], timings,
-// layer_errors, block_errors, calibration provenance, notes, resolved config, saved path, system.
+// layer_errors, block_errors, calibration provenance, notes, resolved config, saved path, exports [{format, path,
+// bytes, files, quantized_layers, group_size, not_converted, quantization_config, verify}], system.
 // Throws ptq::Error on bad input (user) or failures (internal); nothing is written to save_path unless it succeeds.
 nlohmann::json execute_run(const RunConfig& cfg, const RunOptions& opt = {});
 

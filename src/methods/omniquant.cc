@@ -528,6 +528,10 @@ class OmniQuant : public Method {
   const SafetensorsFile& artifact(const std::string& dir, const char* file, const char* kind) {
     auto it = artifacts_.find(kind);
     if (it != artifacts_.end()) return it->second;
+    // Empty paths are allowed at configuration time: a ptq.step_1 with handover scales_clips fills them in.
+    PTQ_CHECK(!dir.empty(), "omniquant: {} needs {} (or a ptq.step_1 with handover: scales_clips)",
+              std::string_view(kind) == "awq_scales" ? "search_scale_init" : "load_clip",
+              std::string_view(kind) == "awq_scales" ? "scale_path" : "clip_path");
     namespace fs = std::filesystem;
     const fs::path p = fs::path(dir) / file;
     if (!fs::exists(p)) {
@@ -587,8 +591,6 @@ std::unique_ptr<Method> make_omniquant(const nlohmann::json& params) {
             "method 'omniquant': use_shift: True is not supported (Llama's RMSNorm has no bias to absorb the shift; "
             "the reference disables it for Llama and for weight-only)");
   PTQ_CHECK(!o.load_clip || o.search_clip_init, "method 'omniquant': load_clip needs search_clip_init: True");
-  PTQ_CHECK(!o.load_clip || !o.clip_path.empty(), "method 'omniquant': load_clip needs clip_path");
-  PTQ_CHECK(!o.search_scale_init || !o.scale_path.empty(), "method 'omniquant': search_scale_init needs scale_path");
   PTQ_CHECK(!o.search_scale_init || o.let, "method 'omniquant': search_scale_init initialises LET: set let: True");
   PTQ_CHECK(!o.search_clip_init || o.lwc, "method 'omniquant': search_clip_init initialises LWC: set lwc: True");
   PTQ_CHECK(!o.search_clip_init || o.load_clip || !o.let,

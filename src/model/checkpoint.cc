@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "core/error.h"
+#include "export/quantized_checkpoint.h"
 #include "model/gguf_checkpoint.h"
 #include "model/hf_checkpoint.h"
 #include "model/llama2c_checkpoint.h"
@@ -71,6 +72,8 @@ std::unique_ptr<Checkpoint> open_checkpoint(const std::string& path, const std::
   if (fs::is_directory(path)) {
     PTQ_CHECK(tokenizer_path.empty(), "{}: --tokenizer is only for llama2.c checkpoints (an HF directory carries its "
                                       "tokenizer)", path);
+    // Real-quant exports (AutoAWQ, GPTQ) read through the dequantizing reader.
+    if (QuantizedCheckpoint::is_quantized_dir(path)) return QuantizedCheckpoint::open(path);
     return HfCheckpoint::open(path);
   }
   if (fs::path(path).extension() == ".gguf") return GgufCheckpoint::open(path);

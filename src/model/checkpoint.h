@@ -32,7 +32,9 @@ class Checkpoint {
   virtual std::string path() const = 0;
 };
 
-// Dispatches on the path: a directory (HF, config.json + *.safetensors), *.gguf, or another file (llama2.c .bin).
+// Dispatches on the path: a directory (HF, config.json + *.safetensors; a real-quant AutoAWQ/GPTQ export, recognised by
+// its quantization_config, is dequantized on load: export/quantized_checkpoint.h), *.gguf, or another file (llama2.c
+// .bin).
 // `tokenizer_path` (optional) names the tokenizer for formats that do not carry one (llama2.c).
 std::unique_ptr<Checkpoint> open_checkpoint(const std::string& path, const std::string& tokenizer_path = "");
 

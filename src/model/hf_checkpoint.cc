@@ -42,14 +42,9 @@ void write_text_atomically(const fs::path& p, const std::string& text) {
 
 }  // namespace
 
-std::unique_ptr<HfCheckpoint> HfCheckpoint::open(const std::string& dir) {
-  auto ck = std::unique_ptr<HfCheckpoint>(new HfCheckpoint());
-  ck->dir_ = dir;
+SafetensorsSet open_safetensors_set(const std::string& dir) {
+  SafetensorsSet set;
   const fs::path d(dir);
-  const fs::path cfg = d / "config.json";
-  PTQ_CHECK(fs::exists(cfg), "{}: no config.json (not a Hugging Face checkpoint directory)", dir);
-  ck->config_ = ModelConfig::from_hf_json(read_json(cfg), cfg.string());
-
   std::vector<std::string> shard_files;
   const fs::path index = d / "model.safetensors.index.json";
   if (fs::exists(index)) {
@@ -69,13 +64,26 @@ std::unique_ptr<HfCheckpoint> HfCheckpoint::open(const std::string& dir) {
   }
   for (const auto& f : shard_files) {
     PTQ_CHECK(fs::exists(d / f), "{}: shard '{}' listed in the index is missing", dir, f);
-    ck->files_.push_back(SafetensorsFile::open((d / f).string()));
-    for (const auto& e : ck->files_.back().entries()) {
-      auto [it, inserted] = ck->where_.emplace(e.name, ck->files_.size() - 1);
-      PTQ_CHECK(inserted, "{}: tensor '{}' appears in both {} and {}", dir, e.name,
-                ck->files_[it->second].path(), ck->files_.back().path());
+    set.files.push_back(SafetensorsFile::open((d / f).string()));
+    for (const auto& e : set.files.back().entries()) {
+      auto [it, inserted] = set.where.emplace(e.name, set.files.size() - 1);
+      PTQ_CHECK(inserted, "{}: tensor '{}' appears in both {} and {}", dir, e.name, set.files[it->second].path(),
+                set.files.back().path());
     }
   }
+  return set;
+}
+
+std::unique_ptr<HfCheckpoint> HfCheckpoint::open(const std::string& dir) {
+  auto ck = std::unique_ptr<HfCheckpoint>(new HfCheckpoint());
+  ck->dir_ = dir;
+  const fs::path d(dir);
+  const fs::path cfg = d / "config.json";
+  PTQ_CHECK(fs::exists(cfg), "{}: no config.json (not a Hugging Face checkpoint directory)", dir);
+  ck->config_ = ModelConfig::from_hf_json(read_json(cfg), cfg.string());
+  SafetensorsSet set = open_safetensors_set(dir);
+  ck->files_ = std::move(set.files);
+  ck->where_ = std::move(set.where);
 
   // Every tensor the config implies must be there with the right shape; extras are reported and ignored.
   std::set<std::string> expected;
@@ -125,7 +133,7 @@ std::unique_ptr<Tokenizer> HfCheckpoint::tokenizer() const {
 
 void write_hf_checkpoint(const std::string& dir, const ModelConfig& config,
                          const std::vector<std::pair<std::string, at::Tensor>>& tensors, uint64_t max_shard_bytes,
-                         const std::map<std::string, std::string>& metadata) {
+                         const std::map<std::string, std::string>& metadata, const nlohmann::json& config_extra) {
   const fs::path d(dir);
   fs::create_directories(d);
   // Shard boundaries: a new shard when the next tensor would overflow the current one.
@@ -154,7 +162,9 @@ void write_hf_checkpoint(const std::string& dir, const ModelConfig& config,
     write_text_atomically(d / "model.safetensors.index.json", index.dump(2) + "\n");
     fs::remove(d / "model.safetensors");
   }
-  write_text_atomically(d / "config.json", config.to_hf_json().dump(2) + "\n");
+  nlohmann::json cfg = config.to_hf_json();
+  for (auto it = config_extra.begin(); it != config_extra.end(); ++it) cfg[it.key()] = it.value();
+  write_text_atomically(d / "config.json", cfg.dump(2) + "\n");
 }
 
 }  // namespace ptq

@@ -2,6 +2,8 @@
 // model.safetensors.index.json (FORMATS.md §6-7). The writer produces the same layout.
 #pragma once
 
+#include <nlohmann/json.hpp>
+
 #include <map>
 #include <memory>
 #include <string>
@@ -12,6 +14,14 @@
 #include "model/safetensors.h"
 
 namespace ptq {
+
+// The safetensors files of an HF directory (model.safetensors, or the shards model.safetensors.index.json lists) and
+// the file each tensor lives in. Errors name the directory and the missing shard or the tensor found twice.
+struct SafetensorsSet {
+  std::vector<SafetensorsFile> files;
+  std::map<std::string, size_t> where;  // tensor name -> index into files
+};
+SafetensorsSet open_safetensors_set(const std::string& dir);
 
 class HfCheckpoint : public Checkpoint {
  public:
@@ -38,10 +48,12 @@ class HfCheckpoint : public Checkpoint {
 
 // Writes config.json and the tensors as model.safetensors, or as model-0000i-of-0000N.safetensors shards of at most
 // `max_shard_bytes` (tensors in the given order, an oversize tensor alone) plus model.safetensors.index.json.
-// Files are written under temporary names and renamed, config.json last.
+// Files are written under temporary names and renamed, config.json last. `config_extra` keys are added to config.json
+// (e.g. quantization_config, FORMATS.md §1.6 / §2.3), replacing keys of the same name.
 void write_hf_checkpoint(const std::string& dir, const ModelConfig& config,
                          const std::vector<std::pair<std::string, at::Tensor>>& tensors,
                          uint64_t max_shard_bytes = 5'000'000'000ULL,
-                         const std::map<std::string, std::string>& metadata = {});
+                         const std::map<std::string, std::string>& metadata = {},
+                         const nlohmann::json& config_extra = nlohmann::json::object());
 
 }  // namespace ptq

@@ -4,6 +4,7 @@
 #include <ATen/ATen.h>
 
 #include <cmath>
+#include <limits>
 
 #include "core/error.h"
 #include "core/fake_quant.h"
@@ -225,6 +226,35 @@ TEST(OmniQuant, AwqInitialisedLwcStartsFromAwqClip) {
   for (int64_t b = 0; b < 5; ++b) {
     const auto& n = block_note(rt, b);
     EXPECT_LT(n.at("loss_final").get<double>(), n.at("loss_init").get<double>()) << b;
+  }
+}
+
+// NaN guard: a batch whose embeddings are NaN stops the block's training at that step, the stop is recorded, and the
+// parameters fall back (here: no epoch finished, so to the initial ones: RTN with the σ(4) clip).
+TEST(OmniQuant, NonFiniteLossStopsAndFallsBack) {
+  LoadedModel m = stories();
+  CausalLM ref = load_causal_lm(*m.checkpoint);
+  auto calib = calibration(*m.tokenizer, 2);
+  const int64_t poisoned = calib[1][0][5].item<int64_t>();
+  // Token `poisoned` must not occur in batch 0, so that batch 0 trains normally.
+  ASSERT_EQ((calib[0] == poisoned).sum().item<int64_t>(), 0) << "pick another position";
+  {
+    at::NoGradGuard g;
+    m.model->model->embed_tokens->weight[poisoned].fill_(std::numeric_limits<float>::quiet_NaN());
+  }
+  const QuantScheme s = QuantScheme::parse("w3g32");
+  auto omni = find_method("omniquant").make({{"epochs", 3}});
+  PipelineResult r = run_pipeline(*m.model, calib, *omni, s);
+  const auto& n = block_note(r, 0);
+  ASSERT_TRUE(n.contains("nan_stop")) << n.dump();
+  EXPECT_EQ(n["nan_stop"]["epoch"], 1);
+  EXPECT_EQ(n["nan_stop"]["batch"], 1);
+  EXPECT_EQ(n["nan_stop"]["fallback"], "initial parameters");
+  EXPECT_TRUE(n["loss"].empty());
+  for (auto& [name, l] : m.model->layer(0)->linears()) {
+    at::Tensor w = ref->linear(fmt::format("model.layers.0.{}", name))->weight;
+    at::Tensor c = at::sigmoid(at::full(range_shape(s.weight, w.numel(), w.size(1)), 4.0));
+    EXPECT_TRUE(at::equal(l->weight, fake_quantize(w, s.weight, ClipFactors{c, c}))) << name;
   }
 }
 

@@ -128,16 +128,11 @@ TEST(RunConfig, EveryShippedConfigParses) {
     if (e.path().extension() != ".yml") continue;
     ++n;
     if (e.path().string().find("backend/autoawq") != std::string::npos) {
-      // Its save_autoawq export is not implemented yet: a clear error naming the key, and the rest parses.
-      try {
-        load_run_config(e.path().string());
-        ADD_FAILURE() << "save_autoawq accepted";
-      } catch (const Error& err) {
-        EXPECT_NE(std::string(err.what()).find("save.save_autoawq: real-quant export is not supported yet"),
-                  std::string::npos)
-            << err.what();
-      }
-      EXPECT_NO_THROW(load_run_config(e.path().string(), {"save.save_autoawq=false"})) << e.path();
+      // The AutoAWQ backend file asks for the real-quant export (tests/integration/export_test.cc runs it).
+      const RunConfig c = load_run_config(e.path().string());
+      EXPECT_TRUE(c.save_autoawq);
+      EXPECT_EQ(c.pack_version, "gemm_pack");
+      EXPECT_FALSE(c.save_path.empty());
       continue;
     }
     EXPECT_NO_THROW(load_run_config(e.path().string())) << e.path();
@@ -235,6 +230,18 @@ quant:
 )",
                       "unknown parameter 'actorder'");
   expect_config_error(std::string(kGood) + "calib: {name: wikitext2, download: True}\n", "calib.download");
+  expect_config_error(std::string(kGood) + "save: {save_vllm: True, save_path: /x}\n",
+                      "save.save_vllm: this real-quant export is not supported");
+  expect_config_error(std::string(kGood) + "save: {save_autoawq: True}\n", "save.save_path is required");
+  expect_config_error(std::string(kGood) + "save: {save_gptq: True, gptq_version: v3, save_path: /x}\n",
+                      "save.gptq_version: 'v3' (v1, v2)");
+  expect_config_error(R"(
+model: {path: /m}
+quant:
+  method: RTN
+  weight: {bit: 4, symmetric: False, granularity: per_group, group_size: 128, pack_version: marlin_pack}
+)",
+                      "quant.weight.pack_version: 'marlin_pack' is not supported (gemm_pack, gemv_pack)");
   expect_config_error("model: [1, 2\n", "not valid YAML");
   expect_config_error("quant: {method: RTN}\n", "model.path is required");
 }

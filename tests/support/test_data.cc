@@ -43,6 +43,7 @@ TempDir::TempDir() {
 }
 
 TempDir::~TempDir() {
+  if (std::getenv("PTQ_KEEP_TMP") != nullptr) return;  // debugging: keep the test's files
   std::error_code ec;
   std::filesystem::remove_all(path_, ec);
 }

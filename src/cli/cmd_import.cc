@@ -1,0 +1,42 @@
+// ptq import FILE.jsonl --db FILE --matrix NAME: `ptq run --json` records (results/*.jsonl) into the results store
+// as one matrix (src/store/run_import.h), for ptq table / plot / report and paper/.
+#include <fmt/format.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "core/error.h"
+#include "store/db.h"
+#include "store/run_import.h"
+
+namespace ptq::cli {
+
+int cmd_import(const std::vector<std::string>& words) {
+  Args args("import",
+            "Import `ptq run --config ... --json` records (one JSON object per line, e.g. results/*.jsonl) into the\n"
+            "results store as one matrix with axes method (the method id and the special keys that differ among its\n"
+            "records), bits (the scheme) and seed (the calibration seed). Importing again adds nothing.",
+            {{"--db", "FILE", "the results store (created when missing)", "results/ptq.db"},
+             {"--matrix", "NAME", "the matrix name to give the records", ""},
+             {"--json", "", "print one JSON object with the counts as the last line", ""}},
+            {{"FILE.jsonl", "run records, one JSON object per line", true}});
+  if (!args.parse(words)) return 0;
+  const auto matrix = args.get("--matrix");
+  PTQ_CHECK(matrix.has_value(), "ptq import: --matrix NAME is required");
+  const std::string db = args.get_or("--db", "results/ptq.db");
+  const std::string file = args.positionals().front();
+  // Checked before the store is opened, so a typo does not leave an empty store behind.
+  PTQ_CHECK(std::filesystem::is_regular_file(file), "ptq import: {}: no such run record file", file);
+  const std::filesystem::path parent = std::filesystem::path(db).parent_path();
+  if (!parent.empty()) std::filesystem::create_directories(parent);
+  Store store(db);
+  const ImportStats s = import_run_records({file}, *matrix, store);
+  fmt::print("{}: matrix {}: {} runs added, {} skipped\n", db, *matrix, s.added, s.skipped);
+  if (args.flag("--json"))
+    fmt::print("{}\n", nlohmann::json{{"db", db}, {"matrix", *matrix}, {"added", s.added}, {"skipped", s.skipped}}.dump());
+  return 0;
+}
+
+}  // namespace ptq::cli

@@ -1,0 +1,55 @@
+// ptq report --html --db FILE --matrix NAME --out FILE.html: one self-contained HTML page for a matrix
+// (src/report/html_report.h). The same store writes the same bytes.
+#include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "core/error.h"
+#include "report/html_report.h"
+#include "report/output_file.h"
+
+namespace ptq::cli {
+
+int cmd_report(const std::vector<std::string>& words) {
+  Args args("report",
+            "Write one self-contained HTML page for a matrix (inline CSS and SVG, nothing external): the table, the\n"
+            "perplexity-vs-bits figures, the protocol, every run with its timings and resolved configuration, and\n"
+            "per-layer relative output error heat maps (decoder blocks x layer types) per matrix cell.",
+            {{"--html", "", "HTML output (the one format; kept explicit for later formats)", ""},
+             {"--db", "FILE", "the results store", "results/ptq.db"},
+             {"--matrix", "NAME", "the matrix name (its `name:`)", ""},
+             {"--out", "FILE.html", "the page to write (- = standard output)", ""},
+             {"--rows", "AXIS", "the table's row axis", "method"},
+             {"--cols", "AXIS", "the table's column axis", "bits"},
+             {"--precision", "N", "table decimals", "2"},
+             {"--heatmaps", "all|none|ROW,COL", "heat maps of every cell, none, or one cell (e.g. gptq,w4g32)", "all"},
+             {"--json", "", "print one JSON object describing the page as the last line", ""}});
+  if (!args.parse(words)) return 0;
+  const auto matrix = args.get("--matrix");
+  PTQ_CHECK(matrix.has_value(), "ptq report: --matrix NAME is required");
+  const auto out = args.get("--out");
+  PTQ_CHECK(out.has_value(), "ptq report: --out FILE.html is required (- for standard output)");
+  PTQ_CHECK(!(*out == "-" && args.flag("--json")), "ptq report: --json needs --out FILE (the page would mix with it)");
+  ReportOptions o;
+  o.db = args.get_or("--db", "results/ptq.db");
+  o.matrix = *matrix;
+  o.rows_axis = args.get_or("--rows", "method");
+  o.cols_axis = args.get_or("--cols", "bits");
+  o.precision = args.get_int("--precision");
+  o.heatmaps = args.get_or("--heatmaps", "all");
+  const ReportSummary r = html_report(o);
+  if (*out == "-") {
+    fmt::print("{}", r.html);
+  } else {
+    write_output_file(*out, r.html);
+  }
+  if (args.flag("--json"))
+    fmt::print("{}\n", nlohmann::json{{"out", *out}, {"bytes", r.html.size()}, {"matrix", *matrix}, {"runs", r.runs},
+                                      {"figures", r.figures}, {"heatmaps", r.heatmaps}}
+                           .dump());
+  return 0;
+}
+
+}  // namespace ptq::cli
