@@ -119,6 +119,26 @@ TEST(MatrixTest, ExpandsTheProductWithExclusionsAndStableKeys) {
   EXPECT_FALSE(is_matrix_file(base_config()));
 }
 
+// Every shipped matrix expands and validates (from the build directory: relative paths resolve through the folders
+// above the files), with the cell counts its comments promise.
+TEST(MatrixTest, ShippedExperimentsLoad) {
+  const std::map<std::string, size_t> cells = {{"awq_2bit_clip", 21},     {"awq_trans_version", 39},
+                                               {"omni_combination", 50},  {"methods_overview", 18}};
+  std::set<std::string> seen;
+  for (const auto& e : fs::directory_iterator(std::string(PTQ_SOURCE_DIR) + "/experiments")) {
+    if (e.path().extension() != ".yaml") continue;
+    SCOPED_TRACE(e.path().string());
+    const Matrix m = load_matrix(e.path().string());
+    EXPECT_EQ(m.name, e.path().stem().string());
+    EXPECT_FALSE(m.cells.empty());
+    if (cells.count(m.name)) EXPECT_EQ(m.cells.size(), cells.at(m.name));
+    for (const auto& c : m.cells)
+      if (c.config.step_1) EXPECT_EQ(c.config.step_1->config->scheme, c.config.scheme) << c.label;
+    seen.insert(m.name);
+  }
+  for (const auto& [name, n] : cells) EXPECT_TRUE(seen.count(name)) << name;
+}
+
 TEST(MatrixTest, BadFilesFailBeforeAnythingRuns) {
   test::TempDir dir;
   const std::string file = dir.file("bad.yaml");
