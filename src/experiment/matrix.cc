@@ -13,6 +13,7 @@
 
 #include "core/error.h"
 #include "data/eval_text.h"
+#include "experiment/cell_estimate.h"
 #include "experiment/staged_run.h"
 #include "store/db.h"
 
@@ -281,6 +282,12 @@ nlohmann::json run_matrix(const Matrix& m, const MatrixRunOptions& opt) {
   size_t computed = 0;
   const auto t_start = Clock::now();
 
+  std::optional<CellEstimator> estimator;
+  if (opt.dry_run) estimator.emplace(store.runs());
+  double est_seconds = 0;
+  int64_t est_peak = 0;
+  size_t est_cells = 0, pending_cells = 0;
+
   for (size_t k = 0; k < n; ++k) {
     const MatrixCell& c = *cells[k];
     const std::string head = fmt::format("[{}/{}] {}", k + 1, n, c.label);
@@ -288,7 +295,23 @@ nlohmann::json run_matrix(const Matrix& m, const MatrixRunOptions& opt) {
     if (opt.dry_run) {
       const bool fin = store.is_finished(c.run_key);
       row["status"] = fin ? "finished" : "pending";
-      say(fmt::format("{}: {} {}", head, c.run_key, fin ? "finished" : "pending"));
+      std::string est;
+      if (!fin) {
+        ++pending_cells;
+        if (const auto e = estimator->estimate(c.config.to_json())) {
+          ++est_cells;
+          est_seconds += e->seconds;
+          est_peak = std::max(est_peak, e->peak_bytes);
+          row["estimate"] = {{"seconds", e->seconds}, {"peak_bytes", e->peak_bytes}, {"runs", e->runs},
+                             {"scaled", e->scaled}};
+          est = fmt::format(" (est. {:.0f} s{}, from {} run{}{})", e->seconds,
+                            e->peak_bytes > 0 ? fmt::format(", peak {:.0f} MB", e->peak_bytes / 1048576.0) : "",
+                            e->runs, e->runs == 1 ? "" : "s", e->scaled ? ", scaled by calibration tokens" : "");
+        } else {
+          est = " (no estimate: no finished run of this method on this model in the store)";
+        }
+      }
+      say(fmt::format("{}: {} {}{}", head, c.run_key, fin ? "finished" : "pending", est));
       rows.push_back(row);
       continue;
     }
@@ -366,6 +389,13 @@ nlohmann::json run_matrix(const Matrix& m, const MatrixRunOptions& opt) {
   summary["cells"] = rows;
   if (!opt.dry_run)
     say(fmt::format("matrix {}: {} done, {} skipped, {} failed", m.name, done, skipped, failed));
+  if (opt.dry_run) {
+    summary["estimate"] = {{"pending", pending_cells}, {"estimated", est_cells}, {"seconds", est_seconds},
+                           {"peak_bytes", est_peak}};
+    say(fmt::format("estimate: {} of {} cells to run, {:.1f} min, peak {:.0f} MB{}", est_cells, pending_cells,
+                    est_seconds / 60, est_peak / 1048576.0,
+                    est_cells < pending_cells ? " (cells without an estimate not included)" : ""));
+  }
   return summary;
 }
 

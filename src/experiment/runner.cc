@@ -10,6 +10,7 @@
 
 #include "core/device.h"
 #include "core/error.h"
+#include "core/peak_memory.h"
 #include "core/system_info.h"
 #include "core/threads.h"
 #include "data/calibration.h"
@@ -92,6 +93,7 @@ nlohmann::json execute_run(const RunConfig& cfg, const RunOptions& opt) {
   const auto t_start = Clock::now();
   nlohmann::json timings;
 
+  reset_peak_rss();
   set_threads(opt.threads > 0 ? opt.threads : cfg.threads);
   at::manual_seed(static_cast<uint64_t>(cfg.seed));
   const at::Device device =
@@ -237,6 +239,7 @@ nlohmann::json execute_run(const RunConfig& cfg, const RunOptions& opt) {
     exports.push_back(e);
   }
   timings["total"] = since(t_start);
+  const int64_t peak_rss = peak_rss_bytes();
 
   {
     nlohmann::json layer_errors = nlohmann::json::array();
@@ -254,6 +257,7 @@ nlohmann::json execute_run(const RunConfig& cfg, const RunOptions& opt) {
                           {"block_errors", pr.block_errors}, {"calibration", calib_prov},
                           {"notes", pr.notes},        {"config", cfg.to_json()},  {"saved", saved}, {"saved_paths", saved_paths},
                           {"exports", exports},
+                          {"memory", {{"peak_rss_bytes", peak_rss}}},  // host, this run (Linux VmHWM)
                           {"system", to_json(system_info())}};
     return out;
   }

@@ -321,6 +321,12 @@ RunRecord run_record_from_json(const nlohmann::json& j, const std::string& matri
     }
     if (timings.contains("total") && timings["total"].is_number())
       r.started_at = format_utc(now - static_cast<std::time_t>(std::llround(timings["total"].get<double>())));
+    // The run's peak host memory (runner.h "memory") is stored with its total time.
+    const nlohmann::json mem = get(j, "memory");
+    if (mem.is_object() && mem.contains("peak_rss_bytes") && mem["peak_rss_bytes"].is_number_integer() &&
+        mem["peak_rss_bytes"].get<int64_t>() > 0)
+      for (auto& t : r.timings)
+        if (t.stage == "total" && !t.peak_bytes) t.peak_bytes = mem["peak_rss_bytes"].get<int64_t>();
   }
 
   const nlohmann::json evals = get(j, "evals");

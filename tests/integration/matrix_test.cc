@@ -195,6 +195,40 @@ TEST(MatrixTest, DryRunAndOnly) {
   r = test::run_ptq(fmt::format("run {} --db {} --dry-run --only method=gptq,bits=w4g32", file, db));
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_EQ(count_of(r.out, " pending"), 2) << r.out;
+  EXPECT_EQ(count_of(r.out, "no estimate"), 2) << r.out;  // an empty store has nothing to estimate from
+
+  // After the GPTQ w4g32 seed-0 cell ran: its seed-1 twin is estimated from it exactly (same settings, another
+  // seed), with its time and measured peak memory; GPTQ w3g32 from the same method and model (scaled); RTN/AWQ not.
+  r = test::run_ptq(fmt::format("run {} --db {} --only method=gptq,bits=w4g32,seed=s0 --threads 1", file, db));
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  const auto done = Store(db).runs();
+  ASSERT_EQ(done.size(), 1u);
+  double seconds = 0;
+  int64_t peak = 0;
+  for (const auto& t : done[0].timings)
+    if (t.stage == "total") seconds = t.seconds, peak = t.peak_bytes.value_or(0);
+  EXPECT_GT(peak, 50LL << 20);  // the process holds LibTorch: tens of MB at least
+  r = test::run_ptq(fmt::format("run {} --db {} --dry-run --json --only method=gptq", file, db));
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  std::string out = r.out;
+  while (!out.empty() && out.back() == '\n') out.pop_back();
+  const nlohmann::json j = nlohmann::json::parse(out.substr(out.rfind('\n') + 1));  // --json: the last line
+  int exact = 0, scaled = 0;
+  for (const auto& c : j["cells"]) {
+    if (c["status"] == "finished") continue;
+    ASSERT_TRUE(c.contains("estimate")) << c.dump();
+    EXPECT_EQ(c["estimate"]["peak_bytes"].get<int64_t>(), peak);
+    if (c["estimate"]["scaled"].get<bool>()) {
+      ++scaled;
+    } else {
+      ++exact;
+      EXPECT_DOUBLE_EQ(c["estimate"]["seconds"].get<double>(), seconds);
+    }
+  }
+  EXPECT_EQ(exact, 1);
+  EXPECT_EQ(scaled, 2);
+  EXPECT_EQ(j["estimate"]["pending"], 3);
+  EXPECT_EQ(j["estimate"]["estimated"], 3);
 }
 
 // THE ACCEPTANCE TEST: SIGKILL in the middle of a matrix, rerun, nothing finished is recomputed.

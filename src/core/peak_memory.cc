@@ -1,0 +1,21 @@
+#include "core/peak_memory.h"
+
+#include <fstream>
+#include <string>
+
+namespace ptq {
+
+void reset_peak_rss() {
+  std::ofstream f("/proc/self/clear_refs");
+  if (f) f << "5";  // best effort: without it the peak covers the process's lifetime
+}
+
+int64_t peak_rss_bytes() {
+  std::ifstream f("/proc/self/status");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind("VmHWM:", 0) == 0) return std::stoll(line.substr(6)) * 1024;  // "VmHWM:   123456 kB"
+  return 0;
+}
+
+}  // namespace ptq
