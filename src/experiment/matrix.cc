@@ -282,6 +282,7 @@ nlohmann::json run_matrix(const Matrix& m, const MatrixRunOptions& opt) {
   size_t computed = 0;
   const auto t_start = Clock::now();
 
+  std::map<std::string, nlohmann::json> pretrain_cache;  // fp baseline once per model and protocol
   std::optional<CellEstimator> estimator;
   if (opt.dry_run) estimator.emplace(store.runs());
   double est_seconds = 0;
@@ -345,6 +346,7 @@ nlohmann::json run_matrix(const Matrix& m, const MatrixRunOptions& opt) {
       RunOptions ro;
       ro.verbose = false;
       ro.threads = opt.threads;
+      ro.pretrain_cache = &pretrain_cache;
       const nlohmann::json result = execute_staged_run(c.config, ro);
       RunRecord rec = run_record_from_json(result, m.name, c.run_key);
       rec.status = RunStatus::kFinished;

@@ -132,9 +132,25 @@ nlohmann::json execute_run(const RunConfig& cfg, const RunOptions& opt) {
                            cfg.eval->positions.end();
   };
   if (wants("pretrain")) {
-    t = Clock::now();
-    for (auto& e : evaluate_all(m, cfg, "pretrain", human)) evals.push_back(e);
-    timings["eval_pretrain"] = since(t);
+    const std::string key = nlohmann::json::array({cfg.model_path, cfg.tokenizer_path, cfg.dtype, cfg.device,
+                                                   opt.threads > 0 ? opt.threads : cfg.threads, cfg.eval->datasets,
+                                                   cfg.eval->path, cfg.eval->seq_len, cfg.eval->bs, cfg.eval->bos,
+                                                   cfg.eval->max_windows, cfg.eval->first_doc, cfg.eval->last_doc})
+                                .dump();
+    if (opt.pretrain_cache && opt.pretrain_cache->count(key)) {
+      for (nlohmann::json e : opt.pretrain_cache->at(key)) {
+        e["reused"] = true;
+        if (human) fmt::print("pretrain    {:<12} ppl {:.4f} (reused)\n", e["dataset"].get<std::string>(),
+                              e["ppl"].get<double>());
+        evals.push_back(e);
+      }
+    } else {
+      t = Clock::now();
+      const nlohmann::json fp = evaluate_all(m, cfg, "pretrain", human);
+      for (const auto& e : fp) evals.push_back(e);
+      timings["eval_pretrain"] = since(t);
+      if (opt.pretrain_cache) (*opt.pretrain_cache)[key] = fp;
+    }
   }
 
   const MethodInfo& info = find_method(cfg.method);

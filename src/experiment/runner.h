@@ -8,6 +8,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <map>
+#include <string>
+
 #include "experiment/run_config.h"
 
 namespace ptq {
@@ -15,6 +18,10 @@ namespace ptq {
 struct RunOptions {
   bool verbose = true;  // human-readable progress on stdout
   int threads = 0;      // > 0 overrides the config's ptq.threads
+  // The fp baseline evaluated once per model and protocol: when set, pretrain evaluations are looked up here (key:
+  // model, tokenizer, dtype, device, threads and every eval setting) and stored after computing; a reused one is
+  // marked "reused": true and has no eval_pretrain timing. Matrices share one across their cells.
+  std::map<std::string, nlohmann::json>* pretrain_cache = nullptr;
 };
 
 // The result object `ptq run --json` prints: method, quant, evals [{pos, dataset, ppl, ...protocol}], timings,

@@ -139,6 +139,38 @@ TEST(MatrixTest, ShippedExperimentsLoad) {
   for (const auto& [name, n] : cells) EXPECT_TRUE(seen.count(name)) << name;
 }
 
+// The fp baseline is evaluated once per model and protocol within a matrix run: the second cell reuses it (same
+// numbers, no eval_pretrain timing); another evaluation setting is evaluated afresh.
+TEST(MatrixTest, FpBaselineEvaluatedOncePerProtocol) {
+  test::TempDir dir;
+  const std::string file = dir.file("m.yaml"), db = dir.file("ptq.db");
+  test::write_file(file, fmt::format("name: fp_once\nbase: {}\n", base_config()) + small_set() +
+                             "axes:\n"
+                             "  method:\n"
+                             "    - {name: rtn3, set: {quant.method: RTN, quant.special: {}, quant.weight.bit: 3}}\n"
+                             "    - {name: rtn4, set: {quant.method: RTN, quant.special: {}, quant.weight.bit: 4}}\n"
+                             "    - {name: rtn4_w5, set: {quant.method: RTN, quant.special: {}, eval.max_windows: 5}}\n");
+  const auto r = test::run_ptq(fmt::format("run {} --db {} --threads 1", file, db));
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  Store store(db);
+  const Matrix m = load_matrix(file);
+  std::vector<double> fp;
+  std::vector<bool> timed;
+  for (const auto& c : m.cells) {
+    const auto rec = store.run(c.run_key);
+    ASSERT_TRUE(rec.has_value());
+    for (const auto& mv : rec->metrics)
+      if (mv.pos == "pretrain" && mv.name == "ppl") fp.push_back(mv.value);
+    bool t = false;
+    for (const auto& tv : rec->timings) t = t || tv.stage == "eval_pretrain";
+    timed.push_back(t);
+  }
+  ASSERT_EQ(fp.size(), 3u);
+  EXPECT_EQ(fp[0], fp[1]);
+  EXPECT_NE(fp[0], fp[2]);  // 5 windows instead of 4: another protocol, evaluated
+  EXPECT_EQ(timed, (std::vector<bool>{true, false, true}));
+}
+
 TEST(MatrixTest, BadFilesFailBeforeAnythingRuns) {
   test::TempDir dir;
   const std::string file = dir.file("bad.yaml");
