@@ -11,12 +11,6 @@
 namespace ptq::test {
 namespace {
 
-nlohmann::json last_json_line(const std::string& out) {
-  std::string s = out;
-  while (!s.empty() && s.back() == '\n') s.pop_back();
-  size_t nl = s.rfind('\n');
-  return nlohmann::json::parse(nl == std::string::npos ? s : s.substr(nl + 1));
-}
 
 TEST(Cli, VersionJsonReportsBuildAndGemmRate) {
   ProcessResult r = run_ptq("version --json --gemm-size 256 --threads 1");

@@ -34,12 +34,7 @@ namespace fs = std::filesystem;
 // The registered methods whose exports are verified (a method id here is all a new method needs).
 const std::vector<std::string> kExportMethods = {"rtn", "gptq", "awq", "omniquant"};
 
-nlohmann::json last_json_line(const std::string& out) {
-  std::string s = out;
-  while (!s.empty() && s.back() == '\n') s.pop_back();
-  const size_t nl = s.rfind('\n');
-  return nlohmann::json::parse(nl == std::string::npos ? s : s.substr(nl + 1));
-}
+using test::last_json_line;
 
 nlohmann::json read_json(const std::string& path) {
   std::ifstream in(path);

@@ -136,12 +136,7 @@ INSTANTIATE_TEST_SUITE_P(Forms, Stories260KPpl,
                                   std::to_string(std::get<2>(info.param));
                          });
 
-nlohmann::json last_json_line(const std::string& out) {
-  std::string s = out;
-  while (!s.empty() && s.back() == '\n') s.pop_back();
-  const size_t p = s.rfind('\n');
-  return nlohmann::json::parse(p == std::string::npos ? s : s.substr(p + 1));
-}
+using test::last_json_line;
 
 TEST(EvalCli, JsonOnTinyStoriesFile) {
   // The fixture text written as a plain file: `--dataset text` scores it exactly as it is.

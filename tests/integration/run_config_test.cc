@@ -13,14 +13,9 @@
 namespace ptq {
 namespace {
 
-std::string config(const std::string& rel) { return std::string(PTQ_SOURCE_DIR) + "/configs/" + rel; }
+std::string config(const std::string& rel) { return test::config_path(rel); }
 
-nlohmann::json last_json_line(const std::string& out) {
-  std::string s = out;
-  while (!s.empty() && s.back() == '\n') s.pop_back();
-  const size_t nl = s.rfind('\n');
-  return nlohmann::json::parse(nl == std::string::npos ? s : s.substr(nl + 1));
-}
+using test::last_json_line;
 
 std::string model_override() { return "--set model.path=" + test::data_path("models/stories260K-hf"); }
 

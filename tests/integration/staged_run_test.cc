@@ -13,14 +13,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string config(const std::string& rel) { return std::string(PTQ_SOURCE_DIR) + "/configs/" + rel; }
+std::string config(const std::string& rel) { return test::config_path(rel); }
 
-nlohmann::json last_json_line(const std::string& out) {
-  std::string s = out;
-  while (!s.empty() && s.back() == '\n') s.pop_back();
-  const size_t nl = s.rfind('\n');
-  return nlohmann::json::parse(nl == std::string::npos ? s : s.substr(nl + 1));
-}
+using test::last_json_line;
 
 // Small and fast: 8 calibration samples for both steps, 2 epochs, 10 evaluation windows; the shipped relative paths
 // replaced by absolute ones.

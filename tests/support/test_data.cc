@@ -82,4 +82,13 @@ ProcessResult run_ptq(const std::string& args) {
   return r;
 }
 
+nlohmann::json last_json_line(const std::string& out) {
+  std::string s = out;
+  while (!s.empty() && s.back() == '\n') s.pop_back();
+  const size_t nl = s.rfind('\n');
+  return nlohmann::json::parse(nl == std::string::npos ? s : s.substr(nl + 1));
+}
+
+std::string config_path(const std::string& relative) { return std::string(PTQ_SOURCE_DIR) + "/configs/" + relative; }
+
 }  // namespace ptq::test

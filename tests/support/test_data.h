@@ -1,6 +1,8 @@
 // Where tests find ../shared/data (real models, corpora, reference fixtures) and the ptq binary.
 #pragma once
 
+#include <nlohmann/json.hpp>
+
 #include <string>
 
 namespace ptq::test {
@@ -39,5 +41,10 @@ void write_file(const std::string& path, const std::string& bytes);
 
 // Runs `ptq_bin() + " " + args` through the shell, capturing both streams.
 ProcessResult run_ptq(const std::string& args);
+
+// The object `--json` prints as the last line of standard output (the CLI contract); throws when it is not JSON.
+nlohmann::json last_json_line(const std::string& out);
+// PTQ_SOURCE_DIR + "/configs/" + relative: a shipped run configuration.
+std::string config_path(const std::string& relative);
 
 }  // namespace ptq::test
