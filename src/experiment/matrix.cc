@@ -283,6 +283,7 @@ nlohmann::json run_matrix(const Matrix& m, const MatrixRunOptions& opt) {
   const auto t_start = Clock::now();
 
   std::map<std::string, nlohmann::json> pretrain_cache;  // fp baseline once per model and protocol
+  std::map<std::string, CalibrationSet> calib_cache;     // calibration captured once per calib section and model
   std::optional<CellEstimator> estimator;
   if (opt.dry_run) estimator.emplace(store.runs());
   double est_seconds = 0;
@@ -347,6 +348,7 @@ nlohmann::json run_matrix(const Matrix& m, const MatrixRunOptions& opt) {
       ro.verbose = false;
       ro.threads = opt.threads;
       ro.pretrain_cache = &pretrain_cache;
+      ro.calib_cache = &calib_cache;
       const nlohmann::json result = execute_staged_run(c.config, ro);
       RunRecord rec = run_record_from_json(result, m.name, c.run_key);
       rec.status = RunStatus::kFinished;

@@ -160,9 +160,19 @@ nlohmann::json execute_run(const RunConfig& cfg, const RunOptions& opt) {
   if (info.needs_calibration || cfg.calib) {
     PTQ_CHECK(cfg.calib.has_value(), "{}: method '{}' needs calibration data: add a calib section", cfg.source,
               cfg.method);
-    CalibrationSet cs = build_calibration(*cfg.calib, *m.tokenizer);
-    batches = cs.batches;
-    calib_prov = cs.provenance;
+    const std::string key = nlohmann::json::array({cfg.to_json()["calib"], cfg.model_path, cfg.tokenizer_path}).dump();
+    const bool cacheable = opt.calib_cache && cfg.calib->dump_path.empty();
+    if (cacheable && opt.calib_cache->count(key)) {
+      const CalibrationSet& cs = opt.calib_cache->at(key);
+      batches = cs.batches;
+      calib_prov = cs.provenance;
+      calib_prov["reused"] = true;
+    } else {
+      CalibrationSet cs = build_calibration(*cfg.calib, *m.tokenizer);
+      batches = cs.batches;
+      calib_prov = cs.provenance;
+      if (cacheable) (*opt.calib_cache)[key] = std::move(cs);
+    }
   }  // else: data-free (RTN without calib): no layer errors are measured
   timings["calibration"] = since(t);
 

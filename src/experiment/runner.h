@@ -11,6 +11,7 @@
 #include <map>
 #include <string>
 
+#include "data/calibration.h"
 #include "experiment/run_config.h"
 
 namespace ptq {
@@ -22,6 +23,10 @@ struct RunOptions {
   // model, tokenizer, dtype, device, threads and every eval setting) and stored after computing; a reused one is
   // marked "reused": true and has no eval_pretrain timing. Matrices share one across their cells.
   std::map<std::string, nlohmann::json>* pretrain_cache = nullptr;
+  // Calibration sets captured once: when set, a run whose calib section, model and tokenizer equal an earlier one's
+  // reuses its token batches (provenance marked "reused": true); runs that dump their samples (calib.dump_path)
+  // always build their own.
+  std::map<std::string, CalibrationSet>* calib_cache = nullptr;
 };
 
 // The result object `ptq run --json` prints: method, quant, evals [{pos, dataset, ppl, ...protocol}], timings,

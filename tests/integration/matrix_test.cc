@@ -140,8 +140,8 @@ TEST(MatrixTest, ShippedExperimentsLoad) {
 }
 
 // The fp baseline is evaluated once per model and protocol within a matrix run: the second cell reuses it (same
-// numbers, no eval_pretrain timing); another evaluation setting is evaluated afresh.
-TEST(MatrixTest, FpBaselineEvaluatedOncePerProtocol) {
+// numbers, no eval_pretrain timing); another evaluation setting is evaluated afresh. Calibration likewise.
+TEST(MatrixTest, FpBaselineAndCalibrationOncePerSetting) {
   test::TempDir dir;
   const std::string file = dir.file("m.yaml"), db = dir.file("ptq.db");
   test::write_file(file, fmt::format("name: fp_once\nbase: {}\n", base_config()) + small_set() +
@@ -169,6 +169,17 @@ TEST(MatrixTest, FpBaselineEvaluatedOncePerProtocol) {
   EXPECT_EQ(fp[0], fp[1]);
   EXPECT_NE(fp[0], fp[2]);  // 5 windows instead of 4: another protocol, evaluated
   EXPECT_EQ(timed, (std::vector<bool>{true, false, true}));
+  // The calibration set (same calib section and model in all three cells) is captured once: the later cells reuse
+  // the first cell's samples (same offsets), marked as reused.
+  std::vector<nlohmann::json> prov;
+  for (const auto& c : m.cells) prov.push_back(store.run(c.run_key)->calibration);
+  EXPECT_FALSE(prov[0].contains("reused")) << prov[0].dump();
+  for (int i : {1, 2}) {
+    EXPECT_TRUE(prov[i].value("reused", false)) << prov[i].dump();
+    nlohmann::json a = prov[i];
+    a.erase("reused");
+    EXPECT_EQ(a, prov[0]);
+  }
 }
 
 TEST(MatrixTest, BadFilesFailBeforeAnythingRuns) {
