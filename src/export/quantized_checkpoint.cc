@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "export/awq_pack.h"
 #include "export/gptq_pack.h"
+#include "model/hf_checkpoint.h"
 #include "model/tokenizer.h"
 
 namespace ptq {
@@ -19,16 +20,6 @@ namespace ptq {
 namespace fs = std::filesystem;
 
 namespace {
-
-nlohmann::json read_config(const fs::path& p) {
-  std::ifstream in(p);
-  PTQ_CHECK(in.good(), "{}: cannot open", p.string());
-  try {
-    return nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    PTQ_FAIL("{}: not valid JSON: {}", p.string(), e.what());
-  }
-}
 
 int64_t int_key(const nlohmann::json& q, std::initializer_list<const char*> keys, const std::string& where) {
   for (const char* k : keys)
@@ -41,7 +32,7 @@ int64_t int_key(const nlohmann::json& q, std::initializer_list<const char*> keys
 bool QuantizedCheckpoint::is_quantized_dir(const std::string& dir) {
   const fs::path cfg = fs::path(dir) / "config.json";
   if (!fs::is_regular_file(cfg)) return false;
-  const nlohmann::json j = read_config(cfg);
+  const nlohmann::json j = read_json_file(cfg);
   return j.is_object() && j.contains("quantization_config") && j["quantization_config"].is_object();
 }
 
@@ -50,7 +41,7 @@ std::unique_ptr<QuantizedCheckpoint> QuantizedCheckpoint::open(const std::string
   ck->dir_ = dir;
   const fs::path cfg_path = fs::path(dir) / "config.json";
   const std::string where = cfg_path.string();
-  const nlohmann::json j = read_config(cfg_path);
+  const nlohmann::json j = read_json_file(cfg_path);
   ck->config_ = ModelConfig::from_hf_json(j, where);
   PTQ_CHECK(j.contains("quantization_config") && j["quantization_config"].is_object(),
             "{}: no quantization_config object", where);

@@ -15,9 +15,7 @@ namespace ptq {
 
 namespace fs = std::filesystem;
 
-namespace {
-
-nlohmann::json read_json(const fs::path& p) {
+nlohmann::json read_json_file(const fs::path& p) {
   std::ifstream in(p);
   PTQ_CHECK(in.good(), "{}: cannot open", p.string());
   try {
@@ -26,6 +24,8 @@ nlohmann::json read_json(const fs::path& p) {
     PTQ_FAIL("{}: not valid JSON: {}", p.string(), e.what());
   }
 }
+
+namespace {
 
 // Writes text to `p` via a temporary file and rename.
 void write_text_atomically(const fs::path& p, const std::string& text) {
@@ -48,7 +48,7 @@ SafetensorsSet open_safetensors_set(const std::string& dir) {
   std::vector<std::string> shard_files;
   const fs::path index = d / "model.safetensors.index.json";
   if (fs::exists(index)) {
-    nlohmann::json j = read_json(index);
+    nlohmann::json j = read_json_file(index);
     PTQ_CHECK(j.contains("weight_map") && j["weight_map"].is_object(), "{}: key 'weight_map' missing or not an object",
               index.string());
     std::set<std::string> seen;
@@ -80,7 +80,7 @@ std::unique_ptr<HfCheckpoint> HfCheckpoint::open(const std::string& dir) {
   const fs::path d(dir);
   const fs::path cfg = d / "config.json";
   PTQ_CHECK(fs::exists(cfg), "{}: no config.json (not a Hugging Face checkpoint directory)", dir);
-  ck->config_ = ModelConfig::from_hf_json(read_json(cfg), cfg.string());
+  ck->config_ = ModelConfig::from_hf_json(read_json_file(cfg), cfg.string());
   SafetensorsSet set = open_safetensors_set(dir);
   ck->files_ = std::move(set.files);
   ck->where_ = std::move(set.where);

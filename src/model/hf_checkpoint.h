@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <filesystem>
+
 #include <map>
 #include <memory>
 #include <string>
@@ -22,6 +24,9 @@ struct SafetensorsSet {
   std::map<std::string, size_t> where;  // tensor name -> index into files
 };
 SafetensorsSet open_safetensors_set(const std::string& dir);
+
+// A JSON file (config.json, an index); errors name the file.
+nlohmann::json read_json_file(const std::filesystem::path& p);
 
 class HfCheckpoint : public Checkpoint {
  public:

@@ -14,6 +14,7 @@
 #include "model/loaded_model.h"
 #include "model/safetensors.h"
 #include "pipeline/pipeline.h"
+#include "support/stories260k.h"
 #include "support/test_data.h"
 
 namespace ptq {
@@ -23,15 +24,7 @@ LoadedModel stories() { return load_model(test::data_path("models/stories260K-hf
 
 // n windows of len tokens from TinyStories stories 500..560, as [1, len] batches.
 std::vector<at::Tensor> calibration(const Tokenizer& tok, int64_t n, int64_t len = 128) {
-  EvalTextOptions o;
-  o.first_story = 500;
-  o.last_story = 560;
-  const auto ids = tok.encode(load_eval_text("tinystories", o).text, false);
-  EXPECT_GE(static_cast<int64_t>(ids.size()), n * len);
-  at::Tensor all = at::tensor(std::vector<int64_t>(ids.begin(), ids.end()), at::kLong);
-  std::vector<at::Tensor> out;
-  for (int64_t i = 0; i < n; ++i) out.push_back(all.narrow(0, i * len, len).unsqueeze(0));
-  return out;
+  return test::tinystories_windows(tok, n, len, 500, 560);
 }
 
 const nlohmann::json& block_note(const PipelineResult& r, int64_t b) { return r.notes.at(std::to_string(b)).at("omniquant"); }

@@ -1,7 +1,11 @@
 #include "support/stories260k.h"
 
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+
 #include <fstream>
 
+#include "data/eval_text.h"
 #include "support/test_data.h"
 
 namespace ptq::test {
@@ -23,6 +27,18 @@ std::string stories_path(const std::string& form) {
 
 LoadedModel load_stories(const std::string& form) {
   return load_model(stories_path(form), form == "llama2c" ? data_path("models/stories260K/tok512.bin") : "");
+}
+
+std::vector<at::Tensor> tinystories_windows(const Tokenizer& tok, int64_t n, int64_t len, int64_t first, int64_t last) {
+  EvalTextOptions o;
+  o.first_story = first;
+  o.last_story = last;
+  const auto ids = tok.encode(load_eval_text("tinystories", o).text, false);
+  EXPECT_GE(static_cast<int64_t>(ids.size()), n * len);
+  at::Tensor all = at::tensor(std::vector<int64_t>(ids.begin(), ids.end()), at::kLong);
+  std::vector<at::Tensor> out;
+  for (int64_t i = 0; i < n; ++i) out.push_back(all.narrow(0, i * len, len).unsqueeze(0));
+  return out;
 }
 
 }  // namespace ptq::test

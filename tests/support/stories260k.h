@@ -4,7 +4,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include <ATen/core/Tensor.h>
+
 #include <string>
+#include <vector>
 
 #include "model/loaded_model.h"
 
@@ -16,5 +19,8 @@ const nlohmann::json& stories_reference();
 std::string stories_path(const std::string& form);
 // Model and tokenizer of a form (llama2c with its tok512.bin).
 LoadedModel load_stories(const std::string& form);
+// n consecutive windows of len tokens from the encoded TinyStories stories first..last (calibration data disjoint
+// from the evaluation stories 0..499), as int64 [1, len] batches. Fails the test when the stories are too short.
+std::vector<at::Tensor> tinystories_windows(const Tokenizer& tok, int64_t n, int64_t len, int64_t first, int64_t last);
 
 }  // namespace ptq::test
