@@ -13,7 +13,16 @@ JOBS=${PTQ_JOBS:-2}
 
 DEBIAN_PACKAGES=(build-essential cmake ninja-build pkg-config git python3-venv
   libyaml-cpp-dev nlohmann-json3-dev libfmt-dev libsqlite3-dev libgtest-dev libgmock-dev libbenchmark-dev
-  libsentencepiece-dev libpcre2-dev libzstd-dev zstd)
+  libsentencepiece-dev libpcre2-dev libzstd-dev zstd zlib1g-dev curl
+  # the default model's training corpus (DATA.md §7; src/train/corpus.h)
+  bible-kjv bible-kjv-text fortunes fortunes-min jargon-text debian-handbook perl-doc)
+
+# A single-node SLURM cluster for tests/slurm/run_slurm_test.sh (`ptq run --backend slurm`), started by the test itself.
+DEBIAN_PACKAGES+=(munge slurmctld slurmd slurm-client)
+
+# clang with its sanitizer and libFuzzer runtimes: scripts/test.sh's ASan + UBSan build of the unit tests and the
+# fuzz harnesses' corpus runs (scripts/sanitize_build.sh, scripts/fuzz.sh).
+DEBIAN_PACKAGES+=(clang-14 libclang-rt-14-dev)
 
 step_start=0
 step() { step_start=$(date +%s); echo "== setup: $1"; }

@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cstdio>
 
+#include "core/did_you_mean.h"
 #include "core/error.h"
 #include "core/threads.h"
 
@@ -56,7 +57,11 @@ bool Args::parse(const std::vector<std::string>& words) {
         inline_value = true;
       }
       const OptionDecl* o = find(w);
-      PTQ_CHECK(o != nullptr, "ptq {}: unknown option '{}' (see ptq {} --help)", command_, w, command_);
+      if (o == nullptr) {
+        std::vector<std::string> names;
+        for (const auto& d : options_) names.push_back(long_name(d));
+        PTQ_FAIL("ptq {}: unknown option '{}' (see ptq {} --help){}", command_, w, command_, did_you_mean(w, names));
+      }
       if (o->value_name.empty()) {
         PTQ_CHECK(!inline_value, "ptq {}: option {} takes no value", command_, w);
         values_.insert_or_assign(long_name(*o), std::string(1, '1'));
@@ -76,7 +81,8 @@ bool Args::parse(const std::vector<std::string>& words) {
   for (const auto& p : positionals_) required += p.required ? 1 : 0;
   PTQ_CHECK(positional_values_.size() >= required, "ptq {}: missing argument {} (see ptq {} --help)", command_,
             positionals_[positional_values_.size()].name, command_);
-  PTQ_CHECK(positional_values_.size() <= positionals_.size(), "ptq {}: unexpected argument '{}'", command_,
+  const bool repeat = !positionals_.empty() && positionals_.back().repeat;
+  PTQ_CHECK(repeat || positional_values_.size() <= positionals_.size(), "ptq {}: unexpected argument '{}'", command_,
             positional_values_[positionals_.size()]);
   return true;
 }
@@ -112,7 +118,10 @@ int Args::get_int(const std::string& name) const {
 
 std::string Args::help() const {
   std::string usage = fmt::format("usage: ptq {}", command_);
-  for (const auto& p : positionals_) usage += p.required ? " " + p.name : " [" + p.name + "]";
+  for (const auto& p : positionals_) {
+    const std::string name = p.repeat ? p.name + "..." : p.name;
+    usage += p.required ? " " + name : " [" + name + "]";
+  }
   usage += " [options]";
   std::string out = fmt::format("{}\n\n{}\n", usage, summary_);
   if (!positionals_.empty()) {

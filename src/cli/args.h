@@ -20,6 +20,7 @@ struct PositionalDecl {
   std::string name;  // "NAME"
   std::string help;
   bool required = true;
+  bool repeat = false;  // the last positional only: takes every remaining argument ("NAME...")
 };
 
 class Args {

@@ -20,6 +20,9 @@ int cmd_table(const std::vector<std::string>& words);
 int cmd_plot(const std::vector<std::string>& words);
 int cmd_report(const std::vector<std::string>& words);
 int cmd_import(const std::vector<std::string>& words);
+int cmd_merge(const std::vector<std::string>& words);
+int cmd_status(const std::vector<std::string>& words);
+int cmd_train(const std::vector<std::string>& words);
 
 struct Command {
   std::string_view name;
@@ -42,6 +45,10 @@ inline constexpr Command kCommands[] = {
     {"report", "one self-contained HTML page per matrix: tables, figures, protocol, runs, per-layer heat maps",
      cmd_report},
     {"import", "`ptq run --json` records (results/*.jsonl) into the results store as one matrix", cmd_import},
+    {"merge", "merge results-store shards (SLURM array tasks) into the main store, idempotently", cmd_merge},
+    {"status", "each cell of a matrix: pending, running, failed or finished, across the store and its shards",
+     cmd_status},
+    {"train", "train the default model from scratch on the Debian corpus (presets tiny, default), cached", cmd_train},
 };
 
 }  // namespace ptq::cli

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "core/did_you_mean.h"
 #include "core/error.h"
 
 namespace {
@@ -37,7 +38,9 @@ int main(int argc, char** argv) {
   for (const auto& c : ptq::cli::kCommands)
     if (c.name == name) cmd = &c;
   if (cmd == nullptr) {
-    fmt::print(stderr, "ptq: unknown command '{}'\n", name);
+    std::vector<std::string> names;
+    for (const auto& c : ptq::cli::kCommands) names.emplace_back(c.name);
+    fmt::print(stderr, "ptq: unknown command '{}'{}\n", name, ptq::did_you_mean(name, names));
     print_usage(stderr);
     return 2;
   }

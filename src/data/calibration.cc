@@ -9,9 +9,11 @@
 #include <random>
 #include <sstream>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "data/eval_text.h"
 #include "data/line_reader.h"
+#include "data/utf8_check.h"
 
 namespace ptq {
 
@@ -48,6 +50,7 @@ std::vector<std::string> load_documents(const std::string& dataset, const std::s
   std::vector<std::string> docs;
   if (dataset == "tinystories") {
     const std::string bytes = read_file(path);
+    check_utf8(bytes, path);
     const std::string sep = "<|endoftext|>";
     for (size_t pos = 0;;) {
       const size_t next = bytes.find(sep, pos);
@@ -218,15 +221,7 @@ CalibrationSet build_calibration(const CalibOptions& opt, const Tokenizer& tok) 
 
 void dump_calibration(const CalibrationSet& set, const std::string& path) {
   nlohmann::json j = {{"samples", set.samples}, {"provenance", set.provenance}};
-  const std::string tmp = fmt::format("{}.tmp{}", path, ::getpid());
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    PTQ_CHECK(out.good(), "{}: cannot open for writing", tmp);
-    out << j.dump() << "\n";
-    out.flush();
-    PTQ_CHECK(out.good(), "{}: write failed", tmp);
-  }
-  std::filesystem::rename(tmp, path);
+  write_file_atomically(path, j.dump() + "\n");  // temporary, fsync, rename (core/atomic_file.h)
 }
 
 }  // namespace ptq

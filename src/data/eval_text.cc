@@ -11,6 +11,7 @@
 
 #include "core/error.h"
 #include "data/line_reader.h"
+#include "data/utf8_check.h"
 
 namespace ptq {
 namespace {
@@ -169,6 +170,8 @@ EvalText load_eval_text(const std::string& dataset, const EvalTextOptions& opt) 
             r.path);
   const std::string bytes = read_all(r.path);
   r.file_sha256 = sha256_hex(bytes);
+  PTQ_CHECK(!bytes.empty(), "'{}': empty file (dataset {})", r.path, dataset);
+  if (dataset != "c4_gptq") check_utf8(bytes, r.path);  // c4_gptq may be zstd-compressed; its lines are JSON
 
   if (dataset == "text") {
     r.text = bytes;

@@ -87,7 +87,9 @@ PerplexityResult evaluate_perplexity(CausalLM& model, const Tokenizer& tok, cons
   } else {
     ids = perplexity_tokens(tok, text.text, opt.bos);
   }
-  PerplexityResult r = perplexity(model, ids, opt);
+  // Errors about the text (too short for one window, ...) name the file it came from.
+  PerplexityResult r = with_context(fmt::format("'{}' (dataset {})", text.path, text.dataset),
+                                    [&] { return perplexity(model, ids, opt); });
   r.protocol = {
       {"dataset", text.dataset},
       {"text_rule", text.text_rule},

@@ -7,13 +7,17 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <limits>
 #include <map>
 #include <set>
+#include <sstream>
 
+#include "core/did_you_mean.h"
 #include "core/error.h"
 #include "data/eval_text.h"
 #include "experiment/cell_estimate.h"
+#include "experiment/input_check.h"
 #include "experiment/staged_run.h"
 #include "store/db.h"
 
@@ -80,6 +84,34 @@ double result_ppl(const nlohmann::json& result) {
   return ppl;
 }
 
+// The cell's place in the matrix, stored in the run's config_json (what `ptq table` groups by).
+nlohmann::json cell_json(const MatrixCell& c) {
+  nlohmann::json axes = nlohmann::json::array();
+  for (const auto& [axis, name] : c.values) axes.push_back({axis, name});
+  return {{"label", c.label}, {"axes", axes}};
+}
+
+// The step-1 cache folder a run used (staged_run.h), as an artifact row: published complete (manifest.json written
+// last, then one rename), so the manifest's sha256 and the folder's byte count identify what the run read.
+std::vector<ArtifactRecord> step_one_artifacts(const nlohmann::json& result) {
+  if (!result.contains("step_1") || !result["step_1"].is_object()) return {};
+  const nlohmann::json& s = result["step_1"];
+  const fs::path dir = s.value("path", std::string());
+  std::ifstream in(dir / "manifest.json", std::ios::binary);
+  PTQ_CHECK(in.good(), "{}: the step-1 folder has no readable manifest.json", dir.string());
+  std::ostringstream manifest;
+  manifest << in.rdbuf();
+  int64_t bytes = 0;
+  for (const auto& e : fs::recursive_directory_iterator(dir))
+    if (e.is_regular_file()) bytes += static_cast<int64_t>(e.file_size());
+  return {ArtifactRecord{"step_1:" + s.value("key", std::string()), "step_1_" + s.value("handover", std::string()),
+                         dir.string(), sha256_hex(manifest.str()), bytes, utc_now()}};
+}
+
+std::string ppl_text(double ppl) { return std::isnan(ppl) ? "ppl -" : fmt::format("ppl {:.4f}", ppl); }
+
+}  // namespace
+
 double stored_ppl(const RunRecord& r) {
   double ppl = std::numeric_limits<double>::quiet_NaN();
   for (const auto& m : r.metrics) {
@@ -89,17 +121,6 @@ double stored_ppl(const RunRecord& r) {
   }
   return ppl;
 }
-
-// The cell's place in the matrix, stored in the run's config_json (what `ptq table` groups by).
-nlohmann::json cell_json(const MatrixCell& c) {
-  nlohmann::json axes = nlohmann::json::array();
-  for (const auto& [axis, name] : c.values) axes.push_back({axis, name});
-  return {{"label", c.label}, {"axes", axes}};
-}
-
-std::string ppl_text(double ppl) { return std::isnan(ppl) ? "ppl -" : fmt::format("ppl {:.4f}", ppl); }
-
-}  // namespace
 
 bool is_matrix_file(const std::string& file) {
   if (!fs::is_regular_file(file)) return false;
@@ -122,7 +143,7 @@ std::string matrix_run_key(const RunConfig& cfg, const std::string& matrix) {
   return sha256_hex(matrix + "\n" + j.dump());
 }
 
-Matrix load_matrix(const std::string& file) {
+Matrix load_matrix(const std::string& file, const std::vector<std::string>& overrides) {
   PTQ_CHECK(fs::is_regular_file(file), "{}: no such matrix file", file);
   YAML::Node root;
   try {
@@ -130,11 +151,30 @@ Matrix load_matrix(const std::string& file) {
   } catch (const YAML::Exception& e) {
     PTQ_FAIL("{}: not valid YAML: {}", file, e.what());
   }
+  return parse_matrix(root, file, overrides);
+}
+
+namespace {
+Matrix parse_matrix_node(const YAML::Node& root, const std::string& file, const std::vector<std::string>& overrides);
+}  // namespace
+
+Matrix parse_matrix(const YAML::Node& root, const std::string& file, const std::vector<std::string>& overrides) {
+  try {
+    check_yaml_utf8(root, file);
+    return parse_matrix_node(root, file, overrides);
+  } catch (const YAML::Exception& e) {  // a node of an unexpected kind (e.g. a list used as a key)
+    PTQ_FAIL("{}: unexpected YAML structure: {}", file, e.what());
+  }
+}
+
+namespace {
+Matrix parse_matrix_node(const YAML::Node& root, const std::string& file, const std::vector<std::string>& overrides) {
   PTQ_CHECK(root.IsMap(), "{}: a matrix must be a mapping (name, base, set, axes, exclude)", file);
   static const std::set<std::string> kKnown = {"name", "base", "set", "axes", "exclude"};
   for (const auto& kv : root) {
     const std::string k = kv.first.as<std::string>();
-    PTQ_CHECK(kKnown.count(k), "{}: {}: unknown key (known: name, base, set, axes, exclude)", file, k);
+    PTQ_CHECK(kKnown.count(k), "{}: {}: unknown key (known: name, base, set, axes, exclude){}", file, k,
+              did_you_mean(k, {kKnown.begin(), kKnown.end()}));
   }
 
   Matrix m;
@@ -161,7 +201,8 @@ Matrix load_matrix(const std::string& file) {
       PTQ_CHECK(v.IsMap(), "{}: must be a mapping {{name, set}}", vw);
       for (const auto& e : v) {
         const std::string k = e.first.as<std::string>();
-        PTQ_CHECK(k == "name" || k == "set", "{}.{}: unknown key (known: name, set)", vw, k);
+        PTQ_CHECK(k == "name" || k == "set", "{}.{}: unknown key (known: name, set){}", vw, k,
+                  did_you_mean(k, {"name", "set"}));
       }
       AxisValue av;
       av.name = scalar_string(v["name"], vw + ".name");
@@ -178,6 +219,14 @@ Matrix load_matrix(const std::string& file) {
   for (size_t a = 0; a < m.axes.size(); ++a)
     PTQ_CHECK(m.axes[a].find_first_of(",=") == std::string::npos, "{}: axes.{}: the axis name must not contain ',' "
                                                                    "or '='", file, m.axes[a]);
+
+  // A product this large is a mistake (and would take hours just to validate): refuse it before expanding.
+  constexpr size_t kMaxCells = 100'000;
+  size_t product = 1;
+  for (const auto& a : axes) {
+    product *= a.size();
+    PTQ_CHECK(product <= kMaxCells, "{}: axes: the product has more than {} cells; split the matrix", file, kMaxCells);
+  }
 
   // Exclusions: each a mapping axis -> value name; both must exist.
   std::vector<std::map<std::string, std::string>> excludes;
@@ -231,6 +280,8 @@ Matrix load_matrix(const std::string& file) {
         const AxisValue& v = axes[a][idx[a]];
         for (const auto& [path, value] : v.set) set_yaml_path(node, path, value, file + ": " + v.where + ".set");
       }
+      for (const auto& o : overrides)
+        with_context(fmt::format("{}: --set {}", file, o), [&] { apply_override(node, o); });
       cell.config = parse_run_config(node, fmt::format("{} [{}]", file, cell.label));
       cell.run_key = matrix_run_key(cell.config, m.name);
       const auto [it, fresh] = seen_keys.emplace(cell.run_key, cell.label);
@@ -250,13 +301,26 @@ Matrix load_matrix(const std::string& file) {
   PTQ_CHECK(!m.cells.empty(), "{}: every cell is excluded", file);
   return m;
 }
+}  // namespace
 
 nlohmann::json run_matrix(const Matrix& m, const MatrixRunOptions& opt) {
   using Clock = std::chrono::steady_clock;
   std::vector<const MatrixCell*> cells;
-  for (const auto& c : m.cells)
-    if (opt.only.empty() || c.label.find(opt.only) != std::string::npos) cells.push_back(&c);
-  PTQ_CHECK(!cells.empty(), "{}: no cell label contains '{}'", m.file, opt.only);
+  std::vector<size_t> index;  // canonical index of cells[k]
+  for (size_t i = 0; i < m.cells.size(); ++i) {
+    const MatrixCell& c = m.cells[i];
+    if (!opt.cells.empty() && std::find(opt.cells.begin(), opt.cells.end(), i) == opt.cells.end()) continue;
+    if (opt.only.empty() || c.label.find(opt.only) != std::string::npos) cells.push_back(&c), index.push_back(i);
+  }
+  PTQ_CHECK(!cells.empty(), "{}: no cell label contains '{}'{}", m.file, opt.only,
+            opt.cells.empty() ? std::string() : " among the selected cells (--cells)");
+
+  // Every input file of the selected cells is checked before the store is opened: a bad one is exit 2 with one
+  // message naming the file and the cell, and no row (experiment/input_check.h).
+  if (!opt.dry_run) {
+    InputChecker inputs;
+    for (const auto* c : cells) inputs.check(c->config);
+  }
 
   const fs::path db_parent = fs::path(opt.db_path).parent_path();
   if (!db_parent.empty()) fs::create_directories(db_parent);
@@ -293,7 +357,7 @@ nlohmann::json run_matrix(const Matrix& m, const MatrixRunOptions& opt) {
   for (size_t k = 0; k < n; ++k) {
     const MatrixCell& c = *cells[k];
     const std::string head = fmt::format("[{}/{}] {}", k + 1, n, c.label);
-    nlohmann::json row = {{"label", c.label}, {"run_key", c.run_key}};
+    nlohmann::json row = {{"index", index[k]}, {"label", c.label}, {"run_key", c.run_key}};
     if (opt.dry_run) {
       const bool fin = store.is_finished(c.run_key);
       row["status"] = fin ? "finished" : "pending";
@@ -355,7 +419,7 @@ nlohmann::json run_matrix(const Matrix& m, const MatrixRunOptions& opt) {
       rec.started_at = header.started_at;
       rec.finished_at = utc_now();
       rec.config["matrix_cell"] = cell_json(c);
-      store.record_run(rec);
+      store.record_run(rec, /*replace_finished=*/false, step_one_artifacts(result));
       ppl = result_ppl(result);
     } catch (const std::exception& e) {
       error = e.what();

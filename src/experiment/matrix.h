@@ -35,6 +35,8 @@
 
 namespace ptq {
 
+struct RunRecord;
+
 struct MatrixCell {
   std::string label;                                        // "method=rtn,bits=w2g32,seed=s0"
   std::vector<std::pair<std::string, std::string>> values;  // (axis, value name), in axis order
@@ -53,22 +55,35 @@ struct Matrix {
 // True when `file` is a YAML mapping with an `axes` key (a matrix rather than a single run configuration).
 bool is_matrix_file(const std::string& file);
 // Reads, expands and validates every cell; throws ptq::Error (user) naming the file and key path.
-Matrix load_matrix(const std::string& file);
+// `overrides` ("key.path=value", as `ptq run --set`) apply to every cell after the matrix's own sets, so they change
+// the cells' run keys: `ptq run X.yaml --only LABEL --set save.save_autoawq=True --db other.db` re-runs one cell with
+// an export without touching the matrix's own results.
+Matrix load_matrix(const std::string& file, const std::vector<std::string>& overrides = {});
+// The same from parsed YAML; `file` names it in messages and anchors a relative base (the fuzz harness's entry).
+Matrix parse_matrix(const YAML::Node& root, const std::string& file, const std::vector<std::string>& overrides = {});
 // sha256 hex of matrix + "\n" + the canonical configuration JSON (see above).
 std::string matrix_run_key(const RunConfig& cfg, const std::string& matrix);
 
 struct MatrixRunOptions {
   std::string db_path = "results/ptq.db";  // its folder is created when missing
   std::string only;                        // keep cells whose label contains this ("" = all)
+  std::vector<size_t> cells;               // keep these canonical cell indices (empty = all; cell_slices.h)
   bool dry_run = false;                    // list cells, run keys and whether finished; run nothing
   int threads = 0;                         // > 0 overrides the configs' ptq.threads
   std::FILE* out = stdout;                 // progress lines (nullptr: silent)
 };
 
-// Runs the cells in order against the store: a finished run_key is skipped; otherwise the run is marked running,
-// executed, and recorded finished, or failed with its message (then the next cell runs). Returns a summary
-// {matrix, db, total, finished, skipped, failed, cells: [{label, run_key, status, ppl, seconds, error}]}; status is
-// done, skipped, failed, or (dry run) finished/pending.
+// First checks the input files of every selected cell (experiment/input_check.h; not for a dry run): a bad one throws
+// before the store is opened. Then runs the cells in order against the store: a finished run_key is skipped;
+// otherwise the run is marked running, executed, and recorded finished, or failed with its message (then the next
+// cell runs). Returns a summary
+// {matrix, db, total, finished, skipped, failed, cells: [{index, label, run_key, status, ppl, seconds, error}]}; index
+// is the cell's canonical index; status is done, skipped, failed, or (dry run) finished/pending. With `cells` and
+// `only` both given a cell must match both; the selected cells run in canonical order, sharing the fp baseline and
+// calibration caches among them.
 nlohmann::json run_matrix(const Matrix& m, const MatrixRunOptions& opt);
+
+// The perplexity a stored run reports: its first fake_quant ppl, else its last ppl, else NaN.
+double stored_ppl(const RunRecord& run);
 
 }  // namespace ptq

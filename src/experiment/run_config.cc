@@ -6,7 +6,9 @@
 #include <cctype>
 #include <filesystem>
 
+#include "core/did_you_mean.h"
 #include "core/error.h"
+#include "data/utf8_check.h"
 #include "methods/method.h"
 
 namespace ptq {
@@ -22,6 +24,7 @@ class Section {
   }
   bool has(const std::string& key) const { return node_ && node_.IsMap() && node_[key] && !node_[key].IsNull(); }
   std::string key_path(const std::string& key) const { return path_.empty() ? key : path_ + "." + key; }
+  const std::string& path() const { return path_; }
 
   template <class T>
   T get(const std::string& key, T fallback) {
@@ -59,7 +62,7 @@ class Section {
       if (std::find(used_.begin(), used_.end(), k) == used_.end()) {
         std::string known;
         for (const auto& u : used_) known += (known.empty() ? "" : ", ") + u;
-        PTQ_FAIL("{}: {}: unknown key (known here: {})", file_, key_path(k), known);
+        PTQ_FAIL("{}: {}: unknown key (known here: {}){}", file_, key_path(k), known, did_you_mean(k, used_));
       }
     }
   }
@@ -135,7 +138,7 @@ QuantSpec read_spec(Section s, const std::string& file, TensorRole role, std::st
     if (pack_version != nullptr) *pack_version = pack;
   }
   s.finish();
-  with_context(fmt::format("{}: {}", file, s.key_path("")), [&] { q.validate(role); });
+  with_context(fmt::format("{}: {}", file, s.path()), [&] { q.validate(role); });
   return q;
 }
 
@@ -261,11 +264,53 @@ void apply_override(YAML::Node& root, const std::string& assignment) {
   set_yaml_path(root, path, parsed, fmt::format("--set '{}'", assignment));
 }
 
+namespace {
+RunConfig parse_run_config_node(const YAML::Node& root, const std::string& file);
+}  // namespace
+
+void check_yaml_utf8(const YAML::Node& n, const std::string& file, const std::string& path) {
+  if (!n || n.IsNull()) return;
+  if (n.IsScalar()) {
+    const auto bad = first_invalid_utf8(n.Scalar());
+    PTQ_CHECK(!bad, "{}: {}: not valid UTF-8 at byte {} of the value (configuration files must be UTF-8)", file,
+              path.empty() ? "(top level)" : path, bad.value_or(0));
+    return;
+  }
+  if (n.IsSequence()) {
+    for (size_t i = 0; i < n.size(); ++i) check_yaml_utf8(n[i], file, fmt::format("{}[{}]", path, i));
+    return;
+  }
+  for (const auto& kv : n) {
+    const std::string key = kv.first.IsScalar() ? kv.first.Scalar() : std::string("?");
+    check_yaml_utf8(kv.first, file, path.empty() ? key : path + "." + key);
+    check_yaml_utf8(kv.second, file, path.empty() ? key : path + "." + key);
+  }
+}
+
 RunConfig parse_run_config(const YAML::Node& root, const std::string& file) {
+  try {
+    // Every string ends up in JSON (results, run keys), which must be UTF-8: bytes of another encoding are bad input.
+    check_yaml_utf8(root, file);
+    return parse_run_config_node(root, file);
+  } catch (const YAML::Exception& e) {  // a node of an unexpected kind (e.g. a list used as a key)
+    PTQ_FAIL("{}: unexpected YAML structure: {}", file, e.what());
+  }
+}
+
+namespace {
+RunConfig parse_run_config_node(const YAML::Node& root, const std::string& file) {
   PTQ_CHECK(root.IsMap(), "{}: the configuration must be a mapping of sections", file);
   RunConfig c;
   c.source = file;
   Section top(root, "", file);
+  // Unknown sections first: a misspelt "quantt:" is reported as such, not as a missing quant.method.
+  static const std::vector<std::string> kSections = {"base", "model", "calib", "eval", "quant", "save", "ptq"};
+  for (const auto& kv : root) {
+    const std::string k = kv.first.as<std::string>();
+    PTQ_CHECK(std::find(kSections.begin(), kSections.end(), k) != kSections.end(),
+              "{}: {}: unknown key (known here: base, model, calib, eval, quant, save, ptq){}", file, k,
+              did_you_mean(k, kSections));
+  }
 
   Section base = top.sub("base");
   c.seed = base.get<int64_t>("seed", 42);
@@ -274,12 +319,12 @@ RunConfig parse_run_config(const YAML::Node& root, const std::string& file) {
   Section model = top.sub("model");
   c.model_type = model.get<std::string>("type", "");
   c.model_path = model.get<std::string>("path", "");
-  PTQ_CHECK(!c.model_path.empty(), "{}: model.path is required", file);
   c.tokenizer_path = model.get<std::string>("tokenizer", "");
   c.dtype = model.get<std::string>("torch_dtype", "auto");
+  model.finish();  // a misspelt key ("pth") is reported as such, with a suggestion, before "path is required"
+  PTQ_CHECK(!c.model_path.empty(), "{}: model.path is required", file);
   PTQ_CHECK(c.dtype == "auto" || c.dtype == "float32" || c.dtype == "float16" || c.dtype == "bfloat16",
             "{}: model.torch_dtype: '{}' (auto, float32, float16, bfloat16)", file, c.dtype);
-  model.finish();
 
   if (top.has("calib")) {
     Section s = top.sub("calib");
@@ -296,6 +341,12 @@ RunConfig parse_run_config(const YAML::Node& root, const std::string& file) {
     o.dump_path = s.get<std::string>("dump_path", "");
     PTQ_CHECK(!s.get<bool>("download", false), "{}: calib.download: ptq reads local files only (set it to False and "
                                                "give calib.path)", file);
+    // Ranges checked here, before anything loads (build_calibration checks them again for direct callers).
+    PTQ_CHECK(o.n_samples > 0, "{}: calib.n_samples must be positive, got {}", file, o.n_samples);
+    PTQ_CHECK(o.seq_len > 1, "{}: calib.seq_len must be at least 2, got {}", file, o.seq_len);
+    PTQ_CHECK(o.bs == -1 || o.bs > 0, "{}: calib.bs must be positive or -1 (all samples in one batch), got {}", file,
+              o.bs);
+    PTQ_CHECK(o.first_doc >= 0, "{}: calib.first_doc must be >= 0, got {}", file, o.first_doc);
     s.finish();
     c.calib = o;
   } else {
@@ -320,6 +371,10 @@ RunConfig parse_run_config(const YAML::Node& root, const std::string& file) {
     e.last_doc = s.get<int64_t>("last_doc", -1);
     PTQ_CHECK(!s.get<bool>("download", false), "{}: eval.download: ptq reads local files only", file);
     s.get<bool>("inference_per_block", false);  // LLMC memory option; ptq evaluates whole models
+    PTQ_CHECK(e.seq_len >= 2, "{}: eval.seq_len must be >= 2, got {}", file, e.seq_len);
+    PTQ_CHECK(e.bs >= 1, "{}: eval.bs must be >= 1, got {}", file, e.bs);
+    PTQ_CHECK(e.max_windows >= 0, "{}: eval.max_windows must be >= 0, got {}", file, e.max_windows);
+    PTQ_CHECK(e.first_doc >= 0, "{}: eval.first_doc must be >= 0, got {}", file, e.first_doc);
     s.finish();
     c.eval = e;
   } else {
@@ -365,6 +420,7 @@ RunConfig parse_run_config(const YAML::Node& root, const std::string& file) {
 
   Section p = top.sub("ptq");
   c.threads = p.get<int>("threads", 0);
+  PTQ_CHECK(c.threads >= 0, "{}: ptq.threads must be >= 0 (0: the default), got {}", file, c.threads);
   c.device = p.get<std::string>("device", "cpu");
   if (p.has("step_1")) {
     c.step_1 = read_step_one(p.sub("step_1"), file);
@@ -388,6 +444,7 @@ RunConfig parse_run_config(const YAML::Node& root, const std::string& file) {
   top.finish();
   return c;
 }
+}  // namespace
 
 RunConfig load_run_config(const std::string& file, const std::vector<std::string>& overrides) {
   PTQ_CHECK(std::filesystem::is_regular_file(file), "{}: no such configuration file", file);

@@ -96,6 +96,9 @@ void set_yaml_path(YAML::Node& root, const std::string& path, const YAML::Node& 
 // A deep copy with fresh nodes (yaml-cpp nodes are shared handles; aliases share one node). Scalar tags are kept.
 YAML::Node yaml_deep_copy(const YAML::Node& n);
 
+// Throws a user error naming `file` and the key path when a key or value of `n` is not valid UTF-8.
+void check_yaml_utf8(const YAML::Node& n, const std::string& file, const std::string& path = "");
+
 // Parses and validates; `file` names the source in error messages.
 RunConfig parse_run_config(const YAML::Node& root, const std::string& file);
 RunConfig load_run_config(const std::string& file, const std::vector<std::string>& overrides = {});

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <filesystem>
 
+#include "core/atomic_file.h"
 #include "core/device.h"
 #include "core/error.h"
 #include "core/peak_memory.h"
@@ -99,11 +100,15 @@ nlohmann::json execute_run(const RunConfig& cfg, const RunOptions& opt) {
   const at::Device device =
       with_context(fmt::format("{}: ptq.device", cfg.source), [&] { return resolve_device(cfg.device); });
   const std::vector<ExportTarget> targets = export_targets(cfg);
-  if (cfg.save_fake || cfg.save_trans || !targets.empty()) {
+  const bool saving = cfg.save_fake || cfg.save_trans || !targets.empty();
+  if (saving) {
     PTQ_CHECK(!std::filesystem::exists(cfg.save_path),
               "{}: save.save_path '{}' already exists (ptq never overwrites results; choose a new folder)", cfg.source,
               cfg.save_path);
   }
+  // Everything saved goes to a temporary folder beside save_path, published (fsync, rename) only when the run has
+  // succeeded: a killed or failed run never leaves a half-written save_path (core/atomic_file.h).
+  const std::string stage = saving ? temp_path_for(cfg.save_path) : std::string();
 
   auto t = Clock::now();
   LoadOptions lo;
@@ -204,6 +209,12 @@ nlohmann::json execute_run(const RunConfig& cfg, const RunOptions& opt) {
 
   std::string saved;
   nlohmann::json saved_paths = nlohmann::json::object();
+  if (saving) {
+    const std::filesystem::path parent = std::filesystem::absolute(cfg.save_path).parent_path();
+    std::filesystem::create_directories(parent);
+    remove_stale_temps(parent.string());
+    std::filesystem::remove_all(stage);
+  }
   if (cfg.save_fake || cfg.save_trans) {
     t = Clock::now();
     auto params = m.model->named_parameters();
@@ -217,7 +228,7 @@ nlohmann::json execute_run(const RunConfig& cfg, const RunOptions& opt) {
         tensors.emplace_back(name, !fake && it != pr.transformed.end() ? it->second : *params.find(name));
       }
       const std::string dir =
-          (std::filesystem::path(cfg.save_path) / (fake ? "fake_quant_model" : "transformed_model")).string();
+          (std::filesystem::path(stage) / (fake ? "fake_quant_model" : "transformed_model")).string();
       write_hf_checkpoint(dir, m.model->config(), tensors, 5'000'000'000ULL, meta);
       for (const auto& f : tokenizer_files_of(cfg.model_path, cfg.tokenizer_path))
         std::filesystem::copy_file(f, std::filesystem::path(dir) / std::filesystem::path(f).filename(),
@@ -233,7 +244,7 @@ nlohmann::json execute_run(const RunConfig& cfg, const RunOptions& opt) {
     t = Clock::now();
     ExportRequest req;
     req.target = target;
-    req.dir = (std::filesystem::path(cfg.save_path) / target.folder()).string();
+    req.dir = (std::filesystem::path(stage) / target.folder()).string();
     req.method = cfg.method;
     req.method_params = method->params();
     req.tokenizer_files = tokenizer_files_of(cfg.model_path, cfg.tokenizer_path);
@@ -264,6 +275,16 @@ nlohmann::json execute_run(const RunConfig& cfg, const RunOptions& opt) {
     }
     exports.push_back(e);
   }
+  if (saving) {
+    publish_dir(stage, cfg.save_path);
+    // The paths reported are the published ones.
+    auto published = [&](const std::string& p) {
+      return p.rfind(stage, 0) == 0 ? cfg.save_path + p.substr(stage.size()) : p;
+    };
+    saved = published(saved);
+    for (auto& [k, v] : saved_paths.items()) v = published(v.get<std::string>());
+    for (auto& e : exports) e["path"] = published(e["path"].get<std::string>());
+  }
   timings["total"] = since(t_start);
   const int64_t peak_rss = peak_rss_bytes();
 
@@ -281,7 +302,8 @@ nlohmann::json execute_run(const RunConfig& cfg, const RunOptions& opt) {
     nlohmann::json out = {{"method", cfg.method},     {"quant", quant},           {"evals", evals},
                           {"timings", timings},       {"layer_errors", layer_errors},
                           {"block_errors", pr.block_errors}, {"calibration", calib_prov},
-                          {"notes", pr.notes},        {"config", cfg.to_json()},  {"saved", saved}, {"saved_paths", saved_paths},
+                          {"notes", pr.notes},        {"events", pr.events},
+                          {"config", cfg.to_json()},  {"saved", saved}, {"saved_paths", saved_paths},
                           {"exports", exports},
                           {"memory", {{"peak_rss_bytes", peak_rss}}},  // host, this run (Linux VmHWM)
                           {"system", to_json(system_info())}};

@@ -3,7 +3,9 @@
 // Real-quant exports (save_autoawq, save_gptq): the shapes are checked right after loading; the scales are rounded to
 // fp16 after quantization, before the fake_quant evaluation (src/export/fp16_scales.h); each export is written to
 // save_path/<format folder> and verified against the in-memory fake-quant model unless save.verify_export is false
-// (a failed verification is an internal error; the directory is kept for inspection).
+// (a failed verification is an internal error; the unpublished folder ".<save_path name>.tmp-<pid>" is kept for
+// inspection). Everything saved is written to that temporary folder and renamed to save_path only when the run
+// succeeds (core/atomic_file.h), so save_path is complete or absent.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -30,7 +32,8 @@ struct RunOptions {
 };
 
 // The result object `ptq run --json` prints: method, quant, evals [{pos, dataset, ppl, ...protocol}], timings,
-// layer_errors, block_errors, calibration provenance, notes, resolved config, saved path, exports [{format, path,
+// layer_errors, block_errors, calibration provenance, notes, events (numerical guards that fired: [{block, layer,
+// kind, fallback, detail}]), resolved config, saved path, exports [{format, path,
 // bytes, files, quantized_layers, group_size, not_converted, quantization_config, verify}], system.
 // Throws ptq::Error on bad input (user) or failures (internal); nothing is written to save_path unless it succeeds.
 nlohmann::json execute_run(const RunConfig& cfg, const RunOptions& opt = {});

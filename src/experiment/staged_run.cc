@@ -7,6 +7,7 @@
 #include <fstream>
 #include <unistd.h>
 
+#include "core/atomic_file.h"
 #include "core/build_info.h"
 #include "core/error.h"
 #include "data/eval_text.h"
@@ -45,7 +46,8 @@ nlohmann::json execute_staged_run(const RunConfig& cfg, const RunOptions& opt) {
     PTQ_CHECK(!fs::exists(dir), "{}: incomplete step-1 cache folder without manifest.json (remove it)",
               dir.string());
     fs::create_directories(s.cache_dir);
-    const fs::path tmp = fs::path(s.cache_dir) / fmt::format("{}.tmp-{}", key, ::getpid());
+    remove_stale_temps(s.cache_dir);  // what killed step-1 runs left (core/atomic_file.h)
+    const fs::path tmp = temp_path_for(dir.string());
     fs::remove_all(tmp);
     RunConfig one = *s.config;
     one.eval.reset();
@@ -78,14 +80,12 @@ nlohmann::json execute_staged_run(const RunConfig& cfg, const RunOptions& opt) {
                                {"config", s.config->to_json()},
                                {"timings", r.value("timings", nlohmann::json::object())},
                                {"block_errors", r.value("block_errors", nlohmann::json::array())}};
-    {
-      std::ofstream f(tmp / "manifest.json");
-      f << manifest.dump(2) << "\n";
-      PTQ_CHECK(f.good(), "{}: cannot write", (tmp / "manifest.json").string());
-    }
-    std::error_code ec;
-    fs::rename(tmp, dir, ec);
-    if (ec) {  // another process finished the same step 1 first: use its folder
+    write_file_atomically((tmp / "manifest.json").string(), manifest.dump(2) + "\n");
+    try {
+      publish_dir(tmp.string(), dir.string());  // every file fsynced, then one rename: complete or absent
+    } catch (const Error&) {
+      // Another process finished the same step 1 first: use its folder.
+      std::error_code ec;
       fs::remove_all(tmp, ec);
       PTQ_CHECK(fs::exists(dir / "manifest.json"), "{}: cannot move the step-1 artifacts into place", dir.string());
     }

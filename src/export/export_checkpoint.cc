@@ -7,6 +7,7 @@
 #include <fstream>
 #include <set>
 
+#include "core/atomic_file.h"
 #include "core/build_info.h"
 #include "core/error.h"
 #include "export/awq_pack.h"
@@ -22,13 +23,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-void write_json_file(const fs::path& p, const nlohmann::json& j) {
-  std::ofstream out(p, std::ios::trunc);
-  PTQ_CHECK(out.good(), "{}: cannot open for writing", p.string());
-  out << j.dump(2) << "\n";
-  out.flush();
-  PTQ_CHECK(out.good(), "{}: write failed", p.string());
-}
+// Temporary, fsync, rename (core/atomic_file.h): a killed export never leaves a half-written JSON file.
+void write_json_file(const fs::path& p, const nlohmann::json& j) { write_file_atomically(p.string(), j.dump(2) + "\n"); }
 
 // FORMATS.md §1.6 (AutoAWQ >= 0.2.0 keys; an explicit positive group size, vLLM's awq divides by it).
 nlohmann::json awq_config(const ExportTarget& t, int64_t group_size, const std::vector<std::string>& not_converted) {

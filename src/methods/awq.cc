@@ -21,6 +21,12 @@
 //   #7/#8 clip_sym defaults to the weight quantizer's symmetry (LLMC); the presets set it explicitly:
 //       configs/quantization/methods/Awq/awq_w_only_academic.yml (clip_sym: True = llm-awq) and awq_w_only_llmc.yml.
 //   #9  v->o under GQA is skipped as in both references; do_gqa_trans is not supported (clear error).
+//
+// Numerical guards (each recorded as a run event, table events in the store; the run continues):
+//   awq_scale_search_nonfinite  every candidate loss of a subset's scale search is NaN/inf (non-finite inputs or
+//                               outputs): the subset is not scaled (s = 1, nothing folded), as if trans were off for it.
+//   awq_clip_search_nonfinite   some (row, group) ranges of a linear had no finite clip error for any ratio: those
+//                               ranges keep ratio 1 (no clipping); the others use what the search found.
 #include <ATen/ATen.h>
 
 #include <algorithm>
@@ -31,6 +37,7 @@
 
 #include "core/error.h"
 #include "core/fake_quant.h"
+#include "core/fault_injection.h"
 #include "methods/awq_clip.h"
 #include "methods/method.h"
 #include "model/safetensors.h"
@@ -119,6 +126,11 @@ class Awq : public Method {
     std::map<std::string, std::vector<at::Tensor>> cache;
     ctx.forward_observing({"self_attn.q_proj", "self_attn.o_proj", "mlp.gate_proj", "mlp.down_proj"},
                           [&](const std::string& n, const at::Tensor& x) { cache[n].push_back(x.clone()); });
+    if (fault_injected("awq_nan_input", ctx.index()))  // tests: the searches see a NaN and an inf (fault_injection.h)
+      for (auto& [n, xs] : cache) {
+        xs.front()[0][0][0] = std::numeric_limits<float>::quiet_NaN();
+        xs.front()[0][0][1] = std::numeric_limits<float>::infinity();
+      }
 
     nlohmann::json chosen = nlohmann::json::object();
     if (opt_.trans) {
@@ -126,6 +138,7 @@ class Awq : public Method {
       // 1: input_layernorm -> q, k, v; loss on self_attn.
       {
         auto s = search(ctx, cache.at("self_attn.q_proj"), {attn->q_proj, attn->k_proj, attn->v_proj},
+                        {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"},
                         [&](const at::Tensor& x) { return attn->forward(x, rope); },
                         [&](const at::Tensor& x, const std::vector<at::Tensor>& w) {
                           const int64_t R = x.size(0), B = x.size(1), T = x.size(2);
@@ -143,7 +156,7 @@ class Awq : public Method {
       // 2: v_proj -> o_proj, only when the shapes line up (no GQA).
       const int64_t v_out = attn->v_proj->weight.size(0), o_in = attn->o_proj->weight.size(1);
       if (v_out == o_in) {
-        auto s = search(ctx, cache.at("self_attn.o_proj"), {attn->o_proj},
+        auto s = search(ctx, cache.at("self_attn.o_proj"), {attn->o_proj}, {"self_attn.o_proj"},
                         [&](const at::Tensor& x) { return attn->o_proj(x); },
                         [&](const at::Tensor& x, const std::vector<at::Tensor>& w) {
                           return batched_linear(x, w[0], attn->o_proj->bias);
@@ -159,6 +172,7 @@ class Awq : public Method {
       // 3: post_attention_layernorm -> gate, up; loss on mlp.
       {
         auto s = search(ctx, cache.at("mlp.gate_proj"), {mlp->gate_proj, mlp->up_proj},
+                        {"mlp.gate_proj", "mlp.up_proj"},
                         [&](const at::Tensor& x) { return mlp->forward(x); },
                         [&](const at::Tensor& x, const std::vector<at::Tensor>& w) {
                           return mlp->down_proj(at::silu(batched_linear(x, w[0], mlp->gate_proj->bias)) *
@@ -171,7 +185,7 @@ class Awq : public Method {
       }
       // 4: up_proj -> down_proj.
       {
-        auto s = search(ctx, cache.at("mlp.down_proj"), {mlp->down_proj},
+        auto s = search(ctx, cache.at("mlp.down_proj"), {mlp->down_proj}, {"mlp.down_proj"},
                         [&](const at::Tensor& x) { return mlp->down_proj(x); },
                         [&](const at::Tensor& x, const std::vector<at::Tensor>& w) {
                           return batched_linear(x, w[0], mlp->down_proj->bias);
@@ -195,8 +209,12 @@ class Awq : public Method {
       // q and k are never clipped (their product feeds the attention scores; both references skip them).
       for (auto& [name, l] : block->linears()) {
         if (!input_of.count(name)) continue;
+        int64_t nonfinite = 0;
         clips[name] = awq_clip_search(l->weight, cache.at(input_of.at(name)), wspec, ctx.scheme().act, sym,
-                                      cache.at(input_of.at(name)).front().size(1));
+                                      cache.at(input_of.at(name)).front().size(1), &nonfinite);
+        if (nonfinite > 0)
+          ctx.event(name, "awq_clip_search_nonfinite", "clip ratio 1 (no clipping) for the affected ranges",
+                    {{"ranges", nonfinite}, {"of", clips[name].up.numel()}});
         if (!opt_.clip_path.empty()) {
           const std::string key = fmt::format("model.layers.{}.{}", ctx.index(), name);
           saved_clips_.emplace_back(key + ".up", clips[name].up.cpu());
@@ -242,7 +260,8 @@ class Awq : public Method {
 
   // §4.3: the best s for `layers` whose (shared) input is `xs`; `inspected` maps that input to the loss target.
   Scale search(BlockContext& ctx, const std::vector<at::Tensor>& xs, std::vector<Linear> layers,
-               const std::function<at::Tensor(const at::Tensor&)>& inspected, const BatchedInspected& batched) {
+               const std::vector<std::string>& names, const std::function<at::Tensor(const at::Tensor&)>& inspected,
+               const BatchedInspected& batched) {
     const QuantSpec& wspec = ctx.scheme().weight;
     const auto& act = ctx.scheme().act;
     int64_t total = 0;
@@ -331,7 +350,14 @@ class Awq : public Method {
       }
     ctx.notes()["awq_search_losses"].push_back(loss);
     for (size_t i = 0; i < layers.size(); ++i) layers[i]->weight.copy_(originals[i]);
-    PTQ_CHECK(best_s.second >= 0, "block {}: every AWQ scale candidate was non-finite", ctx.index());
+    if (best_s.second < 0) {  // no finite loss (guard, file comment): s = 1, the subset stays unscaled
+      int64_t bad_inputs = 0;
+      for (const auto& x : xs) bad_inputs += (~at::isfinite(x)).sum().item<int64_t>();
+      ctx.event(names.front(), "awq_scale_search_nonfinite",
+                "scale 1 (no scaling) for " + fmt::format("{}", fmt::join(names, ", ")),
+                {{"layers", names}, {"nonfinite_inputs", bad_inputs}});
+      best_s = {at::ones_like(x_mean), std::numeric_limits<double>::quiet_NaN()};
+    }
     return best_s;
   }
 

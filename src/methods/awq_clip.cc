@@ -10,10 +10,11 @@
 namespace ptq {
 
 ClipFactors awq_clip_search(const at::Tensor& w, const std::vector<at::Tensor>& xs, const QuantSpec& wspec,
-                            const std::optional<QuantSpec>& act, bool sym, int64_t n_tok) {
+                            const std::optional<QuantSpec>& act, bool sym, int64_t n_tok, int64_t* nonfinite) {
   PTQ_CHECK(wspec.granularity != Granularity::kPerTensor, "awq weight_clip supports per_group and per_channel weights");
   PTQ_CHECK(!xs.empty() && n_tok > 0, "the clip search needs calibration inputs");
   at::NoGradGuard no_grad;
+  if (nonfinite != nullptr) *nonfinite = 0;
   std::vector<at::Tensor> flat;
   for (const auto& x : xs) flat.push_back(x.reshape({-1, x.size(-1)}));
   at::Tensor X = at::cat(flat, 0).to(at::kFloat);  // [Ntok, in]
@@ -42,6 +43,7 @@ ClipFactors awq_clip_search(const at::Tensor& w, const std::vector<at::Tensor>& 
       best_err = at::where(better, err, best_err);
       best_r.select(1, g).masked_fill_(better, r);
     }
+    if (nonfinite != nullptr) *nonfinite += (~at::isfinite(best_err)).sum().item<int64_t>();
   }
   const auto shape = range_shape(wspec, w.numel(), in);
   at::Tensor f = best_r.reshape(shape).to(w.device());

@@ -17,8 +17,10 @@ namespace ptq {
 // activation quantizer applied to the sampled inputs (nullopt = none); n_tok: tokens to sample (LLMC passes
 // calib.seq_len; every Ntok/n_tok-th token is kept). Returns float32 factors in the weight quantizer's range shape on
 // w's device, the same factor for both ends (`low` undefined when sym), as both references. Ties keep the larger r.
+// A (row, group) range whose error is NaN/inf for every ratio keeps r = 1 (no clipping); `nonfinite` (optional)
+// receives how many ranges that happened to.
 ClipFactors awq_clip_search(const at::Tensor& w, const std::vector<at::Tensor>& xs, const QuantSpec& wspec,
-                            const std::optional<QuantSpec>& act, bool sym, int64_t n_tok);
+                            const std::optional<QuantSpec>& act, bool sym, int64_t n_tok, int64_t* nonfinite = nullptr);
 
 // AWQ clip v1: w [out, in] clamped in place to [r·lo0, r·hi0] per (row, group) with r = c.up (sym: [−r·max|W|,
 // r·max|W|]).

@@ -4,11 +4,22 @@
 // subset with the earlier subsets already quantized. Linears that share an input (q/k/v, gate/up) share one Hessian.
 // Defaults follow the original GPTQ command line (act-order and static groups opt-in); LLMC's gptq_w_only.yml sets
 // actorder: True.
+//
+// Numerical guards (each recorded as a run event, table events in the store):
+//   gptq_cholesky_retry    H + damping was not positive definite: the damping fraction is raised x10 and the
+//                          factorisation retried, up to 5 times (the GPTQ reference and AutoGPTQ do the same); the
+//                          layer is then solved normally with the larger damping.
+//   gptq_hessian_unusable  H has NaN/inf entries (non-finite calibration activations) or no damping up to 5 retries
+//                          makes it factorable: the layer falls back to round-to-nearest of its original weight on
+//                          the same grid (no error compensation), and the run continues.
 #include <ATen/ATen.h>
 
+#include <algorithm>
+#include <limits>
 #include <map>
 
 #include "core/error.h"
+#include "core/fault_injection.h"
 #include "methods/gptq_solver.h"
 #include "methods/method.h"
 
@@ -57,15 +68,31 @@ class Gptq : public Method {
     ctx.forward_observing(observed, [&](const std::string& name, const at::Tensor& x) { h.at(name).add(x); });
     at::NoGradGuard no_grad;
     for (const auto& s : subsets) {
-      const at::Tensor& H = h.at(s.observe).matrix();
-      PTQ_CHECK(at::isfinite(H).all().item<bool>(), "block {}: the input Hessian of {} is not finite (NaN or inf in the "
-                                                    "calibration activations)", ctx.index(), s.observe);
+      at::Tensor H = h.at(s.observe).matrix();
+      if (fault_injected("gptq_nan_hessian", ctx.index())) {
+        H = H.clone();
+        H[0][0] = std::numeric_limits<float>::quiet_NaN();
+      }
+      if (fault_injected("gptq_indefinite_hessian", ctx.index())) H = -H;
       for (const auto& name : s.solve) {
         Linear& l = linears.at(name);
         GptqResult r = gptq_quantize(l->weight, H, ctx.scheme().weight, opt_);
         l->weight.copy_(r.weight.to(l->weight.scalar_type()));
         ctx.notes()[name] = {{"loss", r.loss}, {"damp", r.damp_used}, {"cholesky_retries", r.cholesky_retries},
                              {"dead_columns", r.dead_columns}};
+        // Guards (file comment): a Cholesky that needed more damping, or a Hessian no damping could fix.
+        if (!r.fallback.empty()) {
+          ctx.notes()[name]["fallback"] = r.fallback;
+          ctx.event(name, "gptq_hessian_unusable",
+                    "rtn: round-to-nearest of the original weight, no error compensation",
+                    {{"reason", r.fallback_reason}, {"hessian_of", s.observe}});
+        } else if (r.cholesky_retries > 0) {
+          ctx.event(name, "gptq_cholesky_retry",
+                    fmt::format("damping raised to {:.4g} x mean diag(H) after {} failed factorisation(s)",
+                                r.damp_used / std::max(1e-300, H.diagonal().mean().item<double>()),
+                                r.cholesky_retries),
+                    {{"damp", r.damp_used}, {"retries", r.cholesky_retries}, {"percdamp", opt_.percdamp}});
+        }
         if (ctx.keep_codes())
           ctx.record(name, {r.codes.cpu(), r.scales.cpu(), r.zeros.cpu(), r.g_idx.cpu(),
                             r.perm.defined() ? r.perm.cpu() : at::Tensor(), ctx.scheme().weight});
@@ -90,6 +117,7 @@ std::unique_ptr<Method> make_gptq(const nlohmann::json& params) {
   o.exact_group_ranges = param_value<bool>(info, params, "exact_group_ranges");
   PTQ_CHECK(o.percdamp >= 0, "method 'gptq': parameter 'percdamp' must be >= 0, got {}", o.percdamp);
   PTQ_CHECK(o.blocksize > 0, "method 'gptq': parameter 'blocksize' must be positive, got {}", o.blocksize);
+  o.rtn_fallback = true;  // a layer whose Hessian cannot be factored falls back to RTN (recorded), the run goes on
   return std::make_unique<Gptq>(o, param_value<bool>(info, params, "true_sequential"));
 }
 

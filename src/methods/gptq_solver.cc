@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
+#include <string>
 #include <tuple>
 #include <vector>
 
@@ -53,13 +55,15 @@ struct Factor {
 };
 
 // U = chol_upper(inverse(H + damp·I)) via the Cholesky factor of H (LLMC/IST-DASLab). On failure the damping
-// fraction is multiplied by 10 (0.01 when it was 0), at most kMaxRetries times.
-Factor factor_hessian(const at::Tensor& H, double percdamp) {
+// fraction is multiplied by 10 (0.01 when it was 0), at most kMaxRetries times. nullopt (and *why) when nothing works.
+std::optional<Factor> factor_hessian(const at::Tensor& H, double percdamp, std::string* why) {
   constexpr int kMaxRetries = 5;
   const double mean_diag = H.diagonal().mean().item<double>();
-  PTQ_CHECK(std::isfinite(mean_diag) && mean_diag > 0,
-            "GPTQ: the Hessian's mean diagonal is {}; a Hessian of real inputs is positive semi-definite with a "
-            "positive mean diagonal", mean_diag);
+  if (!(std::isfinite(mean_diag) && mean_diag > 0)) {
+    *why = fmt::format("the Hessian's mean diagonal is {}; a Hessian of real inputs is positive semi-definite with a "
+                       "positive mean diagonal", mean_diag);
+    return std::nullopt;
+  }
   double frac = percdamp;
   for (int retry = 0;; ++retry) {
     const double damp = frac * mean_diag;
@@ -73,14 +77,34 @@ Factor factor_hessian(const at::Tensor& H, double percdamp) {
       at::Tensor U;
       std::tie(U, info) = at::linalg_cholesky_ex(Hinv, /*upper=*/true, /*check_errors=*/false);
       ok = info.item<int>() == 0 && at::isfinite(U).all().item<bool>();
-      if (ok) return {U, damp, retry};
+      if (ok) return Factor{U, damp, retry};
     }
-    PTQ_CHECK(retry < kMaxRetries,
-              "GPTQ: the Hessian is not positive definite: Cholesky failed even with damping {:.4g} ({} x mean "
-              "diag(H) {:.4g}, after {} retries from percdamp {}); check the calibration inputs", damp, frac,
-              mean_diag, retry, percdamp);
+    if (retry >= kMaxRetries) {
+      *why = fmt::format("the Hessian is not positive definite: Cholesky failed even with damping {:.4g} ({} x mean "
+                         "diag(H) {:.4g}, after {} retries from percdamp {}); check the calibration inputs",
+                         damp, frac, mean_diag, retry, percdamp);
+      return std::nullopt;
+    }
     frac = frac > 0 ? frac * 10 : 0.01;
   }
+}
+
+// The fallback when H is unusable: round-to-nearest of the original weight on the same grid, in GptqResult's form.
+GptqResult rtn_result(const at::Tensor& W, const QuantSpec& spec, std::string why) {
+  GptqResult res;
+  const int64_t in = W.size(1);
+  QuantizedTensor q = quantize(W, spec);
+  res.weight = dequantize(q).to(at::kFloat);
+  res.compensated = W.clone();
+  res.codes = q.codes;
+  const int64_t n_groups = ranges_per_row(spec, in);
+  res.scales = q.scales.expand({W.size(0), n_groups}).contiguous();
+  res.zeros = q.zeros.expand({W.size(0), n_groups}).contiguous();
+  const int64_t G = spec.granularity == Granularity::kPerGroup ? spec.group_size : in;
+  res.g_idx = at::arange(in, at::TensorOptions().dtype(at::kLong).device(W.device())).div(G, "floor").to(at::kInt);
+  res.fallback = "rtn";
+  res.fallback_reason = std::move(why);
+  return res;
 }
 
 }  // namespace
@@ -109,7 +133,12 @@ GptqResult gptq_quantize(const at::Tensor& weight, const at::Tensor& hessian, co
   at::Tensor W = weight.to(at::kFloat, /*non_blocking=*/false, /*copy=*/true).contiguous();
   at::Tensor H = hessian.to(at::kFloat, /*non_blocking=*/false, /*copy=*/true).contiguous();
   PTQ_CHECK(at::isfinite(W).all().item<bool>(), "GPTQ: the weight has non-finite values");
-  PTQ_CHECK(at::isfinite(H).all().item<bool>(), "GPTQ: the Hessian has non-finite values");
+  if (!at::isfinite(H).all().item<bool>()) {
+    const std::string why = fmt::format("the Hessian has {} non-finite values (NaN or inf in the calibration inputs)",
+                                        (~at::isfinite(H)).sum().item<int64_t>());
+    PTQ_CHECK(opt.rtn_fallback, "GPTQ: {}", why);
+    return rtn_result(W, spec, why);
+  }
 
   // Start-up qparams from the original weight, before dead columns are zeroed (LLMC). Rows of *_t: one range each,
   // [ranges, out]; per_tensor's single range is repeated for every row.
@@ -144,7 +173,13 @@ GptqResult gptq_quantize(const at::Tensor& weight, const at::Tensor& hessian, co
     H = H.index_select(0, perm).index_select(1, perm);
   }
 
-  Factor f = factor_hessian(H, opt.percdamp);
+  std::string why;
+  std::optional<Factor> factored = factor_hessian(H, opt.percdamp, &why);
+  if (!factored) {
+    PTQ_CHECK(opt.rtn_fallback, "GPTQ: {}", why);
+    return rtn_result(weight.to(at::kFloat), spec, why);
+  }
+  const Factor& f = *factored;
   H = at::Tensor();
   const at::Tensor& U = f.U;
   res.damp_used = f.damp;

@@ -24,6 +24,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <string>
 
 #include "core/quant_spec.h"
 
@@ -35,6 +36,11 @@ struct GptqOptions {
   bool act_order = false;     // process columns in descending diag(H) order
   bool static_groups = false; // per_group only: group qparams from the original weight, in original column order
   bool exact_group_ranges = false;  // dynamic groups: ranges from fully updated columns (see the file comment)
+  // What happens when the Hessian cannot be used (non-finite entries, or Cholesky failing at every damping tried):
+  // false: a user error (the solver on its own); true: the documented fallback, round-to-nearest of the original
+  // weight on the same grid (no error compensation), reported in GptqResult::fallback (the GPTQ method's setting,
+  // so one bad layer does not end a long run; the event is stored with the run).
+  bool rtn_fallback = false;
 };
 
 // Accumulates H = 2/n · Σ X Xᵀ of one Linear's inputs exactly as ALGORITHMS.md §5.2: for each add(), with m the
@@ -71,12 +77,17 @@ struct GptqResult {
   double damp_used = 0;    // damping added to diag(H) (percdamp × mean diag, after retries)
   int cholesky_retries = 0;  // times damping was increased because a Cholesky factorisation failed
   int64_t dead_columns = 0;  // columns with diag(H) == 0 (their input is always 0)
+  std::string fallback;         // "" (GPTQ solved the layer) or "rtn" (GptqOptions::rtn_fallback applied)
+  std::string fallback_reason;  // why, when fallback is set: the Hessian problem in words
 };
 
 // weight: [out, in], any floating dtype; hessian: [in, in] float32 (GptqHessian::matrix()), same device as weight.
 // spec: the weight grid (per_tensor, per_channel or per_group; a per_tensor range is reported as one range per row).
 // Cholesky failures (H + damping not positive definite) retry with the damping fraction multiplied by 10 (from 0.01
-// when percdamp is 0), at most 5 times; then a user error is thrown. Computed on the weight's device.
+// when percdamp is 0), at most 5 times (the GPTQ reference and AutoGPTQ raise damping the same way); then, and for a
+// Hessian with NaN/inf entries, a user error is thrown, or with opt.rtn_fallback the RTN result is returned (codes,
+// scales and zeros of quantize(weight, spec), g_idx consecutive, loss 0, fallback "rtn"). Computed on the weight's
+// device.
 GptqResult gptq_quantize(const at::Tensor& weight, const at::Tensor& hessian, const QuantSpec& spec,
                          const GptqOptions& opt);
 

@@ -61,6 +61,14 @@ class BlockContext {
   const std::map<std::string, at::Tensor>& reference_weights() const { return references_; }
   // Free-form facts a method reports about the block (e.g. GPTQ's Cholesky retries), stored with the run.
   nlohmann::json& notes() { return notes_; }
+  // A numerical guard fired in this block: what it detected (`kind`, e.g. "awq_scale_search_nonfinite"), on which
+  // linear (block-relative name, "" for the whole block), the documented fallback it applied instead, and the numbers
+  // behind it. The pipeline reports each on standard error and the store keeps them (table events), so a run that
+  // continued past a problem says so.
+  void event(const std::string& layer, const std::string& kind, const std::string& fallback,
+             nlohmann::json detail = nlohmann::json::object());
+  // [{layer, kind, fallback, detail}] in the order reported.
+  const nlohmann::json& events() const { return events_; }
 
  private:
   int64_t index_;
@@ -72,6 +80,7 @@ class BlockContext {
   std::map<std::string, QuantizedLinear> recorded_;
   std::map<std::string, at::Tensor> references_;
   nlohmann::json notes_ = nlohmann::json::object();
+  nlohmann::json events_ = nlohmann::json::array();
 };
 
 class Method {

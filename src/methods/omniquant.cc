@@ -18,7 +18,9 @@
 //       block(block(x)); it then trains on the fp inputs.
 //   #14 the training forward is the model's own block forward (RoPE tables included).
 //   #15 targets are computed in the block's dtype without autocast; a non-finite loss stops training, is recorded,
-//       and the parameters fall back to the end of the epoch with the lowest mean loss (the initial ones if none).
+//       and the parameters fall back to the end of the epoch with the lowest mean loss (the initial ones if none);
+//       a block whose final loss is above its initial loss (diverged, e.g. a learning rate far too large) falls back
+//       the same way. Both are recorded as run events (omniquant_nonfinite_loss, omniquant_diverged).
 //   #16 let_weight_max: "abs" (original OmniQuant, default) or "signed" (LLMC).
 //   #17 smooth_up_down scales up_proj's rows and down_proj's columns consistently (the LLMC path is broken).
 //   #18 clip_init_eps: 0 keeps logit(1) = +inf for unclipped groups (faithful: they stay unclipped); > 0 clamps the
@@ -307,18 +309,23 @@ class OmniQuant : public Method {
       loss_init /= static_cast<double>(xq.size());
     }
     const bool trainable = !groups.empty() && opt_.epochs > 0;
+    std::vector<at::Tensor> all = lwc_params;
+    all.insert(all.end(), let_params.begin(), let_params.end());
+    auto snapshot = [&] {
+      std::vector<at::Tensor> s;
+      for (auto& p : all) s.push_back(p.detach().clone());
+      return s;
+    };
+    auto restore = [&](const std::vector<at::Tensor>& from) {
+      at::NoGradGuard no_grad;
+      for (size_t k = 0; k < all.size(); ++k) all[k].copy_(from[k]);
+    };
+    const std::vector<at::Tensor> initial = trainable ? snapshot() : std::vector<at::Tensor>();
+    std::vector<at::Tensor> best = initial;
+    double best_loss = std::numeric_limits<double>::infinity();
     if (trainable) {
       at::AutoGradMode grad(true);
       torch::optim::AdamW optim(std::move(groups), torch::optim::AdamWOptions(opt_.lwc_lr).weight_decay(opt_.wd));
-      std::vector<at::Tensor> all = lwc_params;
-      all.insert(all.end(), let_params.begin(), let_params.end());
-      auto snapshot = [&] {
-        std::vector<at::Tensor> s;
-        for (auto& p : all) s.push_back(p.detach().clone());
-        return s;
-      };
-      std::vector<at::Tensor> best = snapshot();
-      double best_loss = std::numeric_limits<double>::infinity();
       for (int64_t e = 0; e < opt_.epochs; ++e) {
         double sum = 0;
         bool finite = true;
@@ -336,10 +343,11 @@ class OmniQuant : public Method {
           sum += v;
         }
         if (!finite) {
-          at::NoGradGuard no_grad;
-          for (size_t k = 0; k < all.size(); ++k) all[k].copy_(best[k]);
+          restore(best);
           note["nan_stop"]["fallback"] = std::isfinite(best_loss) ? "end of the epoch with the lowest mean loss"
                                                                   : "initial parameters";
+          ctx.event("", "omniquant_nonfinite_loss", note["nan_stop"]["fallback"].get<std::string>(),
+                    note["nan_stop"]);
           break;
         }
         epoch_loss.push_back(sum / static_cast<double>(xq.size()));
@@ -351,11 +359,36 @@ class OmniQuant : public Method {
     }
 
     double loss_final = loss_init;
-    if (trainable) {
+    auto mean_loss = [&] {
       at::NoGradGuard no_grad;
-      loss_final = 0;
-      for (size_t i = 0; i < xq.size(); ++i) loss_final += step_loss(i).item<double>();
-      loss_final /= static_cast<double>(xq.size());
+      double sum = 0;
+      for (size_t i = 0; i < xq.size(); ++i) sum += step_loss(i).item<double>();
+      return sum / static_cast<double>(xq.size());
+    };
+    if (trainable) loss_final = mean_loss();
+    // Divergence guard (decision #15, continued): learned parameters that leave the block worse than it started
+    // (final loss above the initial one, or not finite; e.g. a learning rate far too large) are not deployed. The
+    // fallback is the end of the epoch with the lowest mean loss when that beats the initial loss, else the initial
+    // parameters; recorded as a run event.
+    if (trainable && std::isfinite(loss_init) && !(loss_final <= loss_init)) {
+      const double diverged = loss_final;
+      std::string fallback = "initial parameters";
+      double kept = loss_init;
+      if (std::isfinite(best_loss)) {
+        restore(best);
+        const double b = mean_loss();
+        if (b < loss_init) {
+          fallback = "end of the epoch with the lowest mean loss";
+          kept = b;
+        }
+      }
+      if (fallback == "initial parameters") restore(initial);
+      loss_final = kept;
+      note["diverged"] = {{"loss_final", diverged}, {"fallback", fallback}, {"loss_kept", kept}};
+      ctx.event("", "omniquant_diverged", fallback,
+                {{"loss_init", loss_init}, {"loss_final", std::isfinite(diverged) ? nlohmann::json(diverged)
+                                                                                   : nlohmann::json("non-finite")},
+                 {"loss_kept", kept}, {"lwc_lr", opt_.lwc_lr}, {"let_lr", opt_.let_lr}});
     }
 
     // Deploy: fold LET into the weights, then fake-quantize every linear with its learned clipping.

@@ -2,6 +2,7 @@
 // declaration and one row here, one line in the CMake source list; the registry-driven tests then cover it.
 #include <fmt/format.h>
 
+#include "core/did_you_mean.h"
 #include "core/error.h"
 #include "methods/method.h"
 
@@ -79,11 +80,13 @@ const std::vector<MethodInfo>& methods() {
 
 const MethodInfo& find_method(std::string_view id) {
   std::string known;
+  std::vector<std::string> ids;
   for (const auto& m : methods()) {
     if (m.id == id) return m;
     known += (known.empty() ? "" : ", ") + std::string(m.id);
+    ids.emplace_back(m.id);
   }
-  PTQ_FAIL("unknown method '{}' (known: {})", id, known);
+  PTQ_FAIL("unknown method '{}' (known: {}){}", id, known, did_you_mean(id, ids));
 }
 
 void check_known_params(const MethodInfo& info, const nlohmann::json& params) {
@@ -92,12 +95,14 @@ void check_known_params(const MethodInfo& info, const nlohmann::json& params) {
   for (auto it = params.begin(); it != params.end(); ++it) {
     bool ok = false;
     std::string known;
+    std::vector<std::string> names;
     for (const auto& p : info.params) {
       ok = ok || p.name == it.key();
       known += (known.empty() ? "" : ", ") + std::string(p.name);
+      names.emplace_back(p.name);
     }
-    PTQ_CHECK(ok, "method '{}': unknown parameter '{}' (known: {})", info.id, it.key(),
-              known.empty() ? "none" : known);
+    PTQ_CHECK(ok, "method '{}': unknown parameter '{}' (known: {}){}", info.id, it.key(),
+              known.empty() ? "none" : known, did_you_mean(it.key(), names));
   }
 }
 

@@ -44,9 +44,12 @@ std::string spm_to_spaces(const std::string& s) {
 
 }  // namespace
 
-std::unique_ptr<GgufCheckpoint> GgufCheckpoint::open(const std::string& path) {
-  auto ck = std::unique_ptr<GgufCheckpoint>(new GgufCheckpoint(GgufFile::open(path)));
+std::unique_ptr<GgufCheckpoint> GgufCheckpoint::open(const std::string& path) { return open(GgufFile::open(path)); }
+
+std::unique_ptr<GgufCheckpoint> GgufCheckpoint::open(GgufFile file) {
+  auto ck = std::unique_ptr<GgufCheckpoint>(new GgufCheckpoint(std::move(file)));
   const GgufFile& f = ck->file_;
+  const std::string path = f.path();
   const std::string arch = f.get_string("general.architecture");
   ModelConfig& c = ck->config_;
   if (arch == "llama") {
@@ -65,6 +68,8 @@ std::unique_ptr<GgufCheckpoint> GgufCheckpoint::open(const std::string& path) {
   c.num_heads = f.get_int(arch + ".attention.head_count");
   c.num_kv_heads = f.has_key(arch + ".attention.head_count_kv") ? f.get_int(arch + ".attention.head_count_kv")
                                                                  : c.num_heads;
+  PTQ_CHECK(c.num_heads > 0, "{}: metadata key '{}.attention.head_count' must be positive, got {}", path, arch,
+            c.num_heads);
   c.head_dim = f.has_key(arch + ".attention.key_length") ? f.get_int(arch + ".attention.key_length")
                                                           : c.hidden_size / c.num_heads;
   c.rms_norm_eps = f.get_float(arch + ".attention.layer_norm_rms_epsilon");
@@ -78,6 +83,10 @@ std::unique_ptr<GgufCheckpoint> GgufCheckpoint::open(const std::string& path) {
   if (f.has_key("tokenizer.ggml.eos_token_id")) c.eos_token_id = f.get_int("tokenizer.ggml.eos_token_id");
   c.dtype = emb->ggml_type == 1 ? at::kHalf : emb->ggml_type == 30 ? at::kBFloat16 : at::kFloat;
   c.validate(path);
+  // Every block has at least 9 tensors: a block count beyond the file's tensors is corrupt metadata (and would
+  // otherwise build millions of names before the first one is found missing).
+  PTQ_CHECK(static_cast<uint64_t>(c.num_layers) * 9 <= f.tensors().size(), "{}: {}.block_count is {} but the file "
+            "holds only {} tensors", path, arch, c.num_layers, f.tensors().size());
 
   ck->hf_to_gguf_["model.embed_tokens.weight"] = "token_embd.weight";
   ck->hf_to_gguf_["model.norm.weight"] = "output_norm.weight";
@@ -113,30 +122,55 @@ std::unique_ptr<Tokenizer> GgufCheckpoint::tokenizer() const { return gguf_token
 
 namespace {
 
+// Typed access to metadata arrays (the file is untrusted: every key may be absent and every element of another type).
+const nlohmann::json* meta_array(const GgufFile& f, const std::string& key) {
+  if (!f.has_key(key)) return nullptr;
+  const nlohmann::json& v = f.metadata().at(key);
+  PTQ_CHECK(v.is_array(), "{}: metadata key '{}' is not an array", f.path(), key);
+  return &v;
+}
+std::string meta_string(const GgufFile& f, const nlohmann::json& a, size_t i, const char* key) {
+  PTQ_CHECK(a[i].is_string(), "{}: metadata key '{}' entry {} is not a string", f.path(), key, i);
+  return a[i].get<std::string>();
+}
+int64_t meta_int(const GgufFile& f, const nlohmann::json& a, size_t i, const char* key) {
+  PTQ_CHECK(a[i].is_number_integer(), "{}: metadata key '{}' entry {} is not an integer", f.path(), key, i);
+  return a[i].get<int64_t>();
+}
+// A token id from the metadata (bos/eos): inside the vocabulary of n tokens.
+std::optional<int32_t> meta_token_id(const GgufFile& f, const char* key, size_t n) {
+  if (!f.has_key(key)) return std::nullopt;
+  const int64_t id = f.get_int(key);
+  PTQ_CHECK(id >= 0 && static_cast<uint64_t>(id) < n, "{}: metadata key '{}' is {}, outside the {} tokens", f.path(),
+            key, id, n);
+  return static_cast<int32_t>(id);
+}
+
 // tokenizer.ggml.model "gpt2": a byte-level BPE vocabulary with merges; tokenizer.ggml.pre names the pre-tokenizer.
 std::unique_ptr<Tokenizer> gguf_bpe_tokenizer(const GgufFile& f) {
-  const auto& tokens = f.metadata()["tokenizer.ggml.tokens"];
-  const auto& merges = f.metadata()["tokenizer.ggml.merges"];
-  PTQ_CHECK(tokens.is_array() && !tokens.empty(), "{}: metadata key 'tokenizer.ggml.tokens' missing or empty",
-            f.path());
-  PTQ_CHECK(merges.is_array(), "{}: metadata key 'tokenizer.ggml.merges' missing", f.path());
+  const nlohmann::json* tokens_p = meta_array(f, "tokenizer.ggml.tokens");
+  const nlohmann::json* merges_p = meta_array(f, "tokenizer.ggml.merges");
+  PTQ_CHECK(tokens_p && !tokens_p->empty(), "{}: metadata key 'tokenizer.ggml.tokens' missing or empty", f.path());
+  PTQ_CHECK(merges_p, "{}: metadata key 'tokenizer.ggml.merges' missing", f.path());
+  const nlohmann::json& tokens = *tokens_p;
+  const nlohmann::json& merges = *merges_p;
   HfBpeSpec spec;
   spec.vocab.reserve(tokens.size());
-  for (const auto& t : tokens) spec.vocab.push_back(t.get<std::string>());
-  for (const auto& m : merges) {
-    const std::string s = m.get<std::string>();
+  for (size_t i = 0; i < tokens.size(); ++i) spec.vocab.push_back(meta_string(f, tokens, i, "tokenizer.ggml.tokens"));
+  for (size_t i = 0; i < merges.size(); ++i) {
+    const std::string s = meta_string(f, merges, i, "tokenizer.ggml.merges");
     const size_t sp = s.find(' ');
     PTQ_CHECK(sp != std::string::npos, "{}: tokenizer.ggml.merges entry '{}' is not 'a b'", f.path(), s);
     spec.merges.emplace_back(s.substr(0, sp), s.substr(sp + 1));
   }
-  if (f.has_key("tokenizer.ggml.token_type")) {
-    const auto& ty = f.metadata()["tokenizer.ggml.token_type"];
-    PTQ_CHECK(ty.size() == tokens.size(), "{}: tokenizer.ggml.token_type has {} entries for {} tokens", f.path(),
-              ty.size(), tokens.size());
+  if (const nlohmann::json* ty = meta_array(f, "tokenizer.ggml.token_type")) {
+    PTQ_CHECK(ty->size() == tokens.size(), "{}: tokenizer.ggml.token_type has {} entries for {} tokens", f.path(),
+              ty->size(), tokens.size());
     // Control (3) and user-defined (4) tokens are matched whole in the text, like tokenizer.json's added tokens.
-    for (size_t i = 0; i < ty.size(); ++i)
-      if (ty[i].get<int>() == 3 || ty[i].get<int>() == 4)
-        spec.added_tokens.push_back({static_cast<int32_t>(i), spec.vocab[i], ty[i].get<int>() == 3});
+    for (size_t i = 0; i < ty->size(); ++i) {
+      const int64_t t = meta_int(f, *ty, i, "tokenizer.ggml.token_type");
+      if (t == 3 || t == 4) spec.added_tokens.push_back({static_cast<int32_t>(i), spec.vocab[i], t == 3});
+    }
   }
   const std::string pre = f.has_key("tokenizer.ggml.pre") ? f.get_string("tokenizer.ggml.pre") : "gpt-2";
   if (pre == "gpt-2" || pre == "default") {
@@ -148,10 +182,8 @@ std::unique_ptr<Tokenizer> gguf_bpe_tokenizer(const GgufFile& f) {
   }
   if (pre == "qwen2") spec.normalizer = HfBpeSpec::Normalizer::kNfc;
   if (pre == "llama-bpe" || pre == "llama3") spec.ignore_merges = true;
-  if (f.has_key("tokenizer.ggml.bos_token_id"))
-    spec.bos_id = static_cast<int32_t>(f.get_int("tokenizer.ggml.bos_token_id"));
-  if (f.has_key("tokenizer.ggml.eos_token_id"))
-    spec.eos_id = static_cast<int32_t>(f.get_int("tokenizer.ggml.eos_token_id"));
+  spec.bos_id = meta_token_id(f, "tokenizer.ggml.bos_token_id", tokens.size());
+  spec.eos_id = meta_token_id(f, "tokenizer.ggml.eos_token_id", tokens.size());
   return HfBpeTokenizer::from_spec(spec, f.path());
 }
 
@@ -161,29 +193,32 @@ std::unique_ptr<Tokenizer> gguf_tokenizer(const GgufFile& f) {
   const std::string model = f.get_string("tokenizer.ggml.model");
   if (model == "gpt2") return gguf_bpe_tokenizer(f);
   PTQ_CHECK(model == "llama", "{}: tokenizer.ggml.model '{}' is not supported (llama, gpt2)", f.path(), model);
-  const auto& tokens = f.metadata()["tokenizer.ggml.tokens"];
-  PTQ_CHECK(tokens.is_array() && !tokens.empty(), "{}: metadata key 'tokenizer.ggml.tokens' missing or empty",
-            f.path());
+  const nlohmann::json* tokens_p = meta_array(f, "tokenizer.ggml.tokens");
+  PTQ_CHECK(tokens_p && !tokens_p->empty(), "{}: metadata key 'tokenizer.ggml.tokens' missing or empty", f.path());
+  const nlohmann::json& tokens = *tokens_p;
   const size_t n = tokens.size();
   std::vector<std::string> pieces;
   std::vector<float> scores(n, 0.0f);
   std::vector<bool> mergeable(n, true);
   pieces.reserve(n);
-  for (const auto& t : tokens) pieces.push_back(spm_to_spaces(t.get<std::string>()));
-  if (f.has_key("tokenizer.ggml.scores")) {
-    const auto& s = f.metadata()["tokenizer.ggml.scores"];
-    PTQ_CHECK(s.size() == n, "{}: tokenizer.ggml.scores has {} entries for {} tokens", f.path(), s.size(), n);
-    for (size_t i = 0; i < n; ++i) scores[i] = s[i].get<float>();
+  for (size_t i = 0; i < n; ++i) pieces.push_back(spm_to_spaces(meta_string(f, tokens, i, "tokenizer.ggml.tokens")));
+  if (const nlohmann::json* s = meta_array(f, "tokenizer.ggml.scores")) {
+    PTQ_CHECK(s->size() == n, "{}: tokenizer.ggml.scores has {} entries for {} tokens", f.path(), s->size(), n);
+    for (size_t i = 0; i < n; ++i) {
+      PTQ_CHECK((*s)[i].is_number(), "{}: metadata key 'tokenizer.ggml.scores' entry {} is not a number", f.path(), i);
+      scores[i] = (*s)[i].get<float>();
+    }
   }
-  if (f.has_key("tokenizer.ggml.token_type")) {
-    const auto& ty = f.metadata()["tokenizer.ggml.token_type"];
-    PTQ_CHECK(ty.size() == n, "{}: tokenizer.ggml.token_type has {} entries for {} tokens", f.path(), ty.size(), n);
+  if (const nlohmann::json* ty = meta_array(f, "tokenizer.ggml.token_type")) {
+    PTQ_CHECK(ty->size() == n, "{}: tokenizer.ggml.token_type has {} entries for {} tokens", f.path(), ty->size(), n);
     // 1 normal, 2 unknown, 3 control, 4 user-defined, 5 unused, 6 byte: only normal and user-defined pieces match text.
-    for (size_t i = 0; i < n; ++i) mergeable[i] = ty[i].get<int>() == 1 || ty[i].get<int>() == 4;
+    for (size_t i = 0; i < n; ++i) {
+      const int64_t t = meta_int(f, *ty, i, "tokenizer.ggml.token_type");
+      mergeable[i] = t == 1 || t == 4;
+    }
   }
-  std::optional<int32_t> bos, eos;
-  if (f.has_key("tokenizer.ggml.bos_token_id")) bos = static_cast<int32_t>(f.get_int("tokenizer.ggml.bos_token_id"));
-  if (f.has_key("tokenizer.ggml.eos_token_id")) eos = static_cast<int32_t>(f.get_int("tokenizer.ggml.eos_token_id"));
+  const std::optional<int32_t> bos = meta_token_id(f, "tokenizer.ggml.bos_token_id", n);
+  const std::optional<int32_t> eos = meta_token_id(f, "tokenizer.ggml.eos_token_id", n);
   return std::make_unique<ScoreBpeTokenizer>(std::move(pieces), std::move(scores), std::move(mergeable), bos, eos,
                                              "gguf-llama");
 }

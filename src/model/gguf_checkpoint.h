@@ -15,6 +15,8 @@ namespace ptq {
 class GgufCheckpoint : public Checkpoint {
  public:
   static std::unique_ptr<GgufCheckpoint> open(const std::string& path);
+  // From a parsed file (e.g. GgufFile::open over bytes in memory, as the fuzz harness does).
+  static std::unique_ptr<GgufCheckpoint> open(GgufFile file);
 
   const ModelConfig& config() const override { return config_; }
   std::vector<std::string> names() const override { return hf_tensor_names(config_); }

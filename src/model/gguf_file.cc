@@ -97,9 +97,12 @@ const GgmlType* ggml_type(uint32_t id) {
 
 const std::string& GgufFile::path() const { return file_->path(); }
 
-GgufFile GgufFile::open(const std::string& path) {
+GgufFile GgufFile::open(const std::string& path) { return open(MappedFile::open(path)); }
+
+GgufFile GgufFile::open(std::shared_ptr<const MappedFile> file) {
   GgufFile g;
-  g.file_ = MappedFile::open(path);
+  g.file_ = std::move(file);
+  const std::string& path = g.file_->path();
   Reader r(g.file_->data(), g.file_->size(), path);
   PTQ_CHECK(g.file_->size() >= 4 && std::memcmp(g.file_->data(), "GGUF", 4) == 0, "{}: not a GGUF file (bad magic)",
             path);
@@ -127,7 +130,9 @@ GgufFile GgufFile::open(const std::string& path) {
       const uint64_t v = v1 ? r.get<uint32_t>("tensor dim") : r.get<uint64_t>("tensor dim");
       PTQ_CHECK(v < (uint64_t{1} << 40), "{}: tensor '{}' has an implausible dimension {}", path, t.name, v);
       dims.push_back(static_cast<int64_t>(v));
-      numel *= v;
+      // The element count of a tensor stored in the file is below the file size: cap the product there, so a corrupt
+      // header can neither overflow it nor pass the bounds check below by wrapping around.
+      numel = v == 0 || numel == 0 ? 0 : (numel > (uint64_t{1} << 60) / v ? (uint64_t{1} << 60) : numel * v);
     }
     t.shape.assign(dims.rbegin(), dims.rend());
     t.ggml_type = r.get<uint32_t>("tensor type");
@@ -139,9 +144,12 @@ GgufFile GgufFile::open(const std::string& path) {
     g.tensors_.push_back(std::move(t));
   }
   uint64_t alignment = 32;
-  if (g.metadata_.contains("general.alignment")) alignment = g.get_int("general.alignment");
-  PTQ_CHECK(alignment > 0 && (alignment & (alignment - 1)) == 0, "{}: general.alignment {} is not a power of two",
-            path, alignment);
+  if (g.metadata_.contains("general.alignment")) {
+    const int64_t a = g.get_int("general.alignment");
+    PTQ_CHECK(a > 0 && a <= (int64_t{1} << 30) && (a & (a - 1)) == 0,
+              "{}: general.alignment {} is not a power of two up to 2^30", path, a);
+    alignment = static_cast<uint64_t>(a);
+  }
   g.data_start_ = (r.pos() + alignment - 1) / alignment * alignment;
   const uint64_t size = g.file_->size();
   // A vocabulary-only file (no tensors) may end right after its metadata, before the alignment padding.

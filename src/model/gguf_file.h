@@ -28,6 +28,8 @@ struct GgufTensorInfo {
 class GgufFile {
  public:
   static GgufFile open(const std::string& path);
+  // The same checks over a file already mapped or in memory (MappedFile::from_bytes); errors name file->path().
+  static GgufFile open(std::shared_ptr<const MappedFile> file);
 
   const std::string& path() const;
   uint32_t version() const { return version_; }

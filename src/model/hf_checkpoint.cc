@@ -8,6 +8,7 @@
 #include <fstream>
 #include <set>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "model/tokenizer.h"
 
@@ -27,18 +28,8 @@ nlohmann::json read_json_file(const fs::path& p) {
 
 namespace {
 
-// Writes text to `p` via a temporary file and rename.
-void write_text_atomically(const fs::path& p, const std::string& text) {
-  const fs::path tmp = p.parent_path() / ("." + p.filename().string() + ".tmp");
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    PTQ_CHECK(out.good(), "{}: cannot open for writing", tmp.string());
-    out << text;
-    out.flush();
-    PTQ_CHECK(out.good(), "{}: write failed", tmp.string());
-  }
-  fs::rename(tmp, p);
-}
+// Writes text to `p` via a temporary file, fsync and rename (core/atomic_file.h).
+void write_text_atomically(const fs::path& p, const std::string& text) { write_file_atomically(p.string(), text); }
 
 }  // namespace
 
@@ -86,6 +77,9 @@ std::unique_ptr<HfCheckpoint> HfCheckpoint::open(const std::string& dir) {
   ck->where_ = std::move(set.where);
 
   // Every tensor the config implies must be there with the right shape; extras are reported and ignored.
+  PTQ_CHECK(static_cast<uint64_t>(ck->config_.num_layers) * 9 <= ck->where_.size(),
+            "{}: config.json has num_hidden_layers {} but the checkpoint holds only {} tensors (9 or more per layer)",
+            dir, ck->config_.num_layers, ck->where_.size());
   std::set<std::string> expected;
   for (const auto& name : hf_tensor_names(ck->config_)) {
     expected.insert(name);
@@ -95,6 +89,10 @@ std::unique_ptr<HfCheckpoint> HfCheckpoint::open(const std::string& dir) {
     const auto want = hf_tensor_shape(ck->config_, name);
     PTQ_CHECK(f.find(name)->shape == want, "{}: tensor '{}' has shape [{}], config.json implies [{}]", f.path(), name,
               fmt::join(f.find(name)->shape, ", "), fmt::join(want, ", "));
+    const at::ScalarType t = f.find(name)->scalar_type;
+    PTQ_CHECK(t == at::kFloat || t == at::kHalf || t == at::kBFloat16 || t == at::kDouble,
+              "{}: tensor '{}' has dtype {}; model weights must be F32, F16, BF16 or F64", f.path(), name,
+              f.find(name)->dtype);
   }
   std::vector<std::string> extra;
   for (auto it = ck->where_.begin(); it != ck->where_.end();) {

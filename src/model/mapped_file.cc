@@ -29,14 +29,24 @@ std::shared_ptr<const MappedFile> MappedFile::open(const std::string& path) {
     ::close(fd);
     PTQ_CHECK(p != MAP_FAILED, "{}: cannot map {} bytes: {}", path, f->size_, std::strerror(err));
     f->data_ = static_cast<const uint8_t*>(p);
+    f->mapped_ = true;
   } else {
     ::close(fd);
   }
   return f;
 }
 
+std::shared_ptr<const MappedFile> MappedFile::from_bytes(const std::string& label, std::string bytes) {
+  std::shared_ptr<MappedFile> f(new MappedFile());
+  f->path_ = label;
+  f->owned_ = std::move(bytes);
+  f->size_ = f->owned_.size();
+  f->data_ = f->size_ > 0 ? reinterpret_cast<const uint8_t*>(f->owned_.data()) : nullptr;
+  return f;
+}
+
 MappedFile::~MappedFile() {
-  if (data_ != nullptr) ::munmap(const_cast<uint8_t*>(data_), size_);
+  if (mapped_ && data_ != nullptr) ::munmap(const_cast<uint8_t*>(data_), size_);
 }
 
 }  // namespace ptq

@@ -13,6 +13,9 @@ class MappedFile {
  public:
   // Throws ptq::Error (user) naming `path` when it cannot be opened or mapped.
   static std::shared_ptr<const MappedFile> open(const std::string& path);
+  // The same interface over bytes already in memory (a copy is kept); `label` stands in for the path in messages.
+  // For parsers fed from memory (the fuzz harnesses in tests/fuzz).
+  static std::shared_ptr<const MappedFile> from_bytes(const std::string& label, std::string bytes);
   ~MappedFile();
   MappedFile(const MappedFile&) = delete;
   MappedFile& operator=(const MappedFile&) = delete;
@@ -26,6 +29,8 @@ class MappedFile {
   const uint8_t* data_ = nullptr;
   size_t size_ = 0;
   std::string path_;
+  std::string owned_;  // from_bytes: the bytes (data_ points into them; nothing is mapped)
+  bool mapped_ = false;
 };
 
 }  // namespace ptq

@@ -112,6 +112,14 @@ void ModelConfig::validate(const std::string& where) const {
             num_kv_heads);
   PTQ_CHECK(head_dim > 0 && head_dim % 2 == 0, "{}: head_dim must be positive and even, got {}", where, head_dim);
   PTQ_CHECK(rms_norm_eps > 0, "{}: rms_norm_eps must be positive", where);
+  // Far beyond any real model (the largest have widths ~1e5, vocabularies ~1e6, ~1e2 layers), and small enough that
+  // the products forming tensor shapes (heads x head_dim, vocab x hidden) cannot overflow int64.
+  constexpr int64_t kMaxDim = int64_t{1} << 24;
+  PTQ_CHECK(hidden_size <= kMaxDim && intermediate_size <= kMaxDim && num_layers <= kMaxDim && num_heads <= kMaxDim &&
+                num_kv_heads <= kMaxDim && head_dim <= kMaxDim && vocab_size <= (int64_t{1} << 28),
+            "{}: implausible sizes (hidden_size {}, intermediate_size {}, num_hidden_layers {}, num_attention_heads "
+            "{}, num_key_value_heads {}, head_dim {}, vocab_size {}): not a model configuration ptq can hold",
+            where, hidden_size, intermediate_size, num_layers, num_heads, num_kv_heads, head_dim, vocab_size);
 }
 
 nlohmann::json ModelConfig::to_hf_json() const {

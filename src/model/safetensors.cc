@@ -6,10 +6,12 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "model/mapped_file.h"
 
@@ -51,9 +53,12 @@ std::string safetensors_dtype_name(at::ScalarType t) {
 
 const std::string& SafetensorsFile::path() const { return file_->path(); }
 
-SafetensorsFile SafetensorsFile::open(const std::string& path) {
+SafetensorsFile SafetensorsFile::open(const std::string& path) { return open(MappedFile::open(path)); }
+
+SafetensorsFile SafetensorsFile::open(std::shared_ptr<const MappedFile> file) {
   SafetensorsFile f;
-  f.file_ = MappedFile::open(path);
+  f.file_ = std::move(file);
+  const std::string& path = f.file_->path();
   const uint64_t size = f.file_->size();
   PTQ_CHECK(size >= 8, "{}: not a safetensors file: {} bytes, shorter than the 8-byte header length", path, size);
   const uint64_t n = read_u64_le(f.file_->data());
@@ -92,12 +97,21 @@ SafetensorsFile SafetensorsFile::open(const std::string& path) {
       e.dtype = v["dtype"].get<std::string>();
       e.scalar_type = scalar_type_from_safetensors(e.dtype);
       PTQ_CHECK(v["shape"].is_array(), "shape is not an array");
+      // numel * itemsize must not overflow: every tensor fits in the file, so anything above its size is wrong.
       uint64_t numel = 1;
+      bool overflow = false;
       for (const auto& d : v["shape"]) {
         PTQ_CHECK(d.is_number_unsigned(), "shape {} has a negative or non-integer dimension", v["shape"].dump());
-        e.shape.push_back(d.get<int64_t>());
-        numel *= d.get<uint64_t>();
+        const uint64_t dim = d.get<uint64_t>();
+        PTQ_CHECK(dim <= static_cast<uint64_t>(INT64_MAX), "shape {} has a dimension beyond int64",
+                  v["shape"].dump());
+        e.shape.push_back(static_cast<int64_t>(dim));
+        if (dim != 0 && numel > UINT64_MAX / 16 / dim) overflow = true;
+        else numel *= dim;
       }
+      for (const int64_t dim : e.shape)
+        if (dim == 0) overflow = false, numel = 0;  // an empty tensor, whatever the other dimensions
+      PTQ_CHECK(!overflow, "shape {} has more elements than any file can hold", v["shape"].dump());
       const auto& off = v["data_offsets"];
       PTQ_CHECK(off.is_array() && off.size() == 2 && off[0].is_number_unsigned() && off[1].is_number_unsigned(),
                 "data_offsets must be two non-negative integers, got {}", off.dump());
@@ -165,9 +179,10 @@ void write_safetensors(const std::string& path, const std::vector<std::pair<std:
   std::string h = header.dump();
   h.append((8 - h.size() % 8) % 8, ' ');
 
+  // Temporary, fsync, rename, fsync of the folder (core/atomic_file.h): complete or absent after any crash.
   namespace fs = std::filesystem;
   const fs::path target(path);
-  const fs::path tmp = target.parent_path() / fmt::format(".{}.tmp{}", target.filename().string(), ::getpid());
+  const fs::path tmp = temp_path_for(path);
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     PTQ_CHECK(out.good(), "{}: cannot open for writing", tmp.string());
@@ -177,12 +192,19 @@ void write_safetensors(const std::string& path, const std::vector<std::pair<std:
     out.write(h.data(), static_cast<std::streamsize>(h.size()));
     for (const auto& c : data)
       out.write(static_cast<const char*>(c.data_ptr()), static_cast<std::streamsize>(c.numel() * c.element_size()));
-    out.flush();
-    PTQ_CHECK(out.good(), "{}: write failed (disk full?)", tmp.string());
+    out.close();
+    if (!out.good()) {
+      std::error_code rm;
+      fs::remove(tmp, rm);
+      PTQ_FAIL("{}: write failed (disk full?)", tmp.string());
+    }
   }
+  fsync_file(tmp.string());
   std::error_code ec;
   fs::rename(tmp, target, ec);
+  if (ec) fs::remove(tmp);
   PTQ_CHECK(!ec, "{}: cannot move {} into place: {}", path, tmp.string(), ec.message());
+  fsync_dir(target.parent_path().string());
 }
 
 }  // namespace ptq

@@ -30,6 +30,8 @@ struct SafetensorsEntry {
 class SafetensorsFile {
  public:
   static SafetensorsFile open(const std::string& path);
+  // The same checks over a file already mapped or in memory (MappedFile::from_bytes); errors name file->path().
+  static SafetensorsFile open(std::shared_ptr<const MappedFile> file);
 
   const std::string& path() const;
   // Entries in file order (ascending offsets).

@@ -791,6 +791,10 @@ namespace {
 // Error prefix naming the file, as in "tokenizer.json '/x/tokenizer.json'".
 std::string file_label(const std::string& path) { return fmt::format("tokenizer.json '{}'", path); }
 
+// Token ids index tables of that size: an id far beyond any real vocabulary (the largest are ~256k) is a corrupt file,
+// not a reason to allocate gigabytes.
+constexpr int64_t kMaxTokenId = int64_t{1} << 24;
+
 std::string read_file(const std::string& path, const std::string& label) {
   std::ifstream f(path, std::ios::binary);
   PTQ_CHECK(f.good(), "{}: cannot open the file", label);
@@ -802,7 +806,7 @@ std::string read_file(const std::string& path, const std::string& label) {
 json parse_json(const std::string& text, const std::string& label) {
   try {
     return json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for a number beyond double (fuzzing found it)
     PTQ_FAIL("{}: malformed JSON: {}", label, e.what());
   }
 }
@@ -963,7 +967,12 @@ void parse_decoder(const json& j, const std::string& where, const std::string& l
 // with special_tokens[name].ids[0]; searched inside a Sequence too.
 std::optional<int32_t> template_bos(const json& pp, const std::string& label) {
   if (!pp.is_object()) return std::nullopt;
-  const std::string type = pp.value("type", "");
+  // Untrusted JSON: a key of another type than expected reads as absent here (value() would throw type_error).
+  auto text = [](const json& o, const char* key) {
+    const json* v = member(o, key);
+    return v && v->is_string() ? v->get<std::string>() : std::string();
+  };
+  const std::string type = text(pp, "type");
   if (type == "Sequence") {
     if (const json* list = member(pp, "processors"); list && list->is_array())
       for (const auto& p : *list)
@@ -975,12 +984,16 @@ std::optional<int32_t> template_bos(const json& pp, const std::string& label) {
   if (!single || !single->is_array() || single->empty()) return std::nullopt;
   const json* st = member((*single)[0], "SpecialToken");
   if (!st) return std::nullopt;
-  const std::string name = st->value("id", "");
+  const std::string name = text(*st, "id");
   const json* specials = member(pp, "special_tokens");
-  PTQ_CHECK(specials && specials->contains(name) && (*specials)[name].contains("ids") &&
-                (*specials)[name]["ids"].is_array() && !(*specials)[name]["ids"].empty(),
-            "{}: post_processor.special_tokens has no ids for '{}'", label, name);
-  return (*specials)[name]["ids"][0].get<int32_t>();
+  const json* entry = specials ? member(*specials, name.c_str()) : nullptr;
+  const json* ids = entry ? member(*entry, "ids") : nullptr;
+  PTQ_CHECK(ids && ids->is_array() && !ids->empty() && (*ids)[0].is_number_integer(),
+            "{}: post_processor.special_tokens has no integer ids for '{}'", label, name);
+  const int64_t id = (*ids)[0].get<int64_t>();
+  PTQ_CHECK(id >= 0 && id < kMaxTokenId, "{}: post_processor.special_tokens['{}'].ids[0] {} is outside 0..{}", label,
+            name, id, kMaxTokenId - 1);
+  return static_cast<int32_t>(id);
 }
 
 // bos_token / eos_token of a tokenizer_config.json: a string, or an object with "content" (AddedToken form).
@@ -1001,7 +1014,13 @@ HfBpeTokenizer::~HfBpeTokenizer() = default;
 std::unique_ptr<HfBpeTokenizer> HfBpeTokenizer::from_file(const std::string& path) {
   const std::string label = file_label(path);
   PTQ_CHECK(std::filesystem::is_regular_file(path), "{}: no such file", label);
-  const json root = parse_json(read_file(path, label), label);
+  return from_json_text(read_file(path, label), path);
+}
+
+std::unique_ptr<HfBpeTokenizer> HfBpeTokenizer::from_json_text(const std::string& text, const std::string& path,
+                                                               bool read_config) {
+  const std::string label = file_label(path);
+  const json root = parse_json(text, label);
   PTQ_CHECK(root.is_object(), "{}: the top level must be a JSON object", label);
 
   auto impl = std::make_unique<Impl>();
@@ -1026,7 +1045,10 @@ std::unique_ptr<HfBpeTokenizer> HfBpeTokenizer::from_file(const std::string& pat
     entries.reserve(vocab->size());
     for (auto it = vocab->begin(); it != vocab->end(); ++it) {
       PTQ_CHECK(it.value().is_number_integer(), "{}: model.vocab['{}'] must be an integer id", label, it.key());
-      entries.emplace_back(it.key(), it.value().get<int32_t>());
+      const int64_t id = it.value().get<int64_t>();
+      PTQ_CHECK(id >= 0 && id < kMaxTokenId, "{}: model.vocab['{}']: id {} is outside 0..{}", label, it.key(),
+                it.value().dump(), kMaxTokenId - 1);
+      entries.emplace_back(it.key(), static_cast<int32_t>(id));
     }
     impl->set_vocab(std::move(entries));
   }
@@ -1069,8 +1091,10 @@ std::unique_ptr<HfBpeTokenizer> HfBpeTokenizer::from_file(const std::string& pat
       const std::string where = fmt::format("added_tokens[{}]", i);
       PTQ_CHECK(a.is_object() && a.contains("id") && a["id"].is_number_integer(), "{}: {}.id must be an integer",
                 label, where);
+      PTQ_CHECK(a["id"].get<int64_t>() >= 0 && a["id"].get<int64_t>() < kMaxTokenId, "{}: {}.id {} is outside 0..{}",
+                label, where, a["id"].dump(), kMaxTokenId - 1);
       HfAddedToken t;
-      t.id = a["id"].get<int32_t>();
+      t.id = static_cast<int32_t>(a["id"].get<int64_t>());
       t.content = get_string(a, "content", where, label);
       t.special = get_bool(a, "special", false, where, label);
       t.lstrip = get_bool(a, "lstrip", false, where, label);
@@ -1099,7 +1123,7 @@ std::unique_ptr<HfBpeTokenizer> HfBpeTokenizer::from_file(const std::string& pat
     auto it = impl->vocab.find(tok);
     return it == impl->vocab.end() ? std::nullopt : std::optional<int32_t>(it->second);
   };
-  if (std::filesystem::is_regular_file(config_path)) {
+  if (read_config && std::filesystem::is_regular_file(config_path)) {
     const std::string clabel = fmt::format("tokenizer_config.json '{}'", config_path.string());
     const json cfg = parse_json(read_file(config_path.string(), clabel), clabel);
     PTQ_CHECK(cfg.is_object(), "{}: the top level must be a JSON object", clabel);

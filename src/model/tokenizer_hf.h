@@ -70,6 +70,10 @@ class HfBpeTokenizer : public Tokenizer {
   // Reads a tokenizer.json (and, beside it, tokenizer_config.json when present, for bos_token / eos_token).
   // Throws ptq::Error naming the file and the JSON key on a missing or malformed file or an unsupported component.
   static std::unique_ptr<HfBpeTokenizer> from_file(const std::string& tokenizer_json_path);
+  // The same from the file's text; `path` names it in messages and, when read_config, locates tokenizer_config.json
+  // beside it. (from_file reads the file and calls this; the fuzz harness feeds bytes directly.)
+  static std::unique_ptr<HfBpeTokenizer> from_json_text(const std::string& text, const std::string& path,
+                                                        bool read_config = true);
   // Builds one from parsed parts. `origin` names where they came from in error messages (e.g. the GGUF path).
   static std::unique_ptr<HfBpeTokenizer> from_spec(const HfBpeSpec& spec, const std::string& origin);
   // The pre-tokenizer regex for a GGUF tokenizer.ggml.pre value: "gpt-2" (the GPT-2 pattern), "llama-bpe" / "llama3"

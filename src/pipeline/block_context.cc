@@ -9,6 +9,11 @@ BlockContext::BlockContext(int64_t index, DecoderLayer block, const std::vector<
                            const RopeTables& rope, const QuantScheme& scheme, bool keep_codes)
     : index_(index), block_(std::move(block)), inputs_(inputs), rope_(rope), scheme_(scheme), keep_codes_(keep_codes) {}
 
+void BlockContext::event(const std::string& layer, const std::string& kind, const std::string& fallback,
+                         nlohmann::json detail) {
+  events_.push_back({{"layer", layer}, {"kind", kind}, {"fallback", fallback}, {"detail", std::move(detail)}});
+}
+
 std::vector<at::Tensor> BlockContext::forward_all() {
   at::NoGradGuard no_grad;
   std::vector<at::Tensor> out;

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 
 #include "core/error.h"
 #include "core/fake_quant.h"
@@ -12,6 +13,18 @@
 namespace ptq {
 
 namespace {
+
+// The block's guard events into the run's list (full module names), each also reported on standard error.
+void collect_events(const BlockContext& ctx, int64_t b, nlohmann::json& out) {
+  for (nlohmann::json e : ctx.events()) {
+    const std::string layer = e["layer"].get<std::string>();
+    e["layer"] = layer.empty() ? fmt::format("model.layers.{}", b) : fmt::format("model.layers.{}.{}", b, layer);
+    e["block"] = b;
+    fmt::print(stderr, "ptq: warning: {}: {}; fallback: {}\n", e["layer"].get<std::string>(),
+               e["kind"].get<std::string>(), e["fallback"].get<std::string>());
+    out.push_back(std::move(e));
+  }
+}
 
 // Sum of squares in float64 (long sums over many tokens).
 double sumsq(const at::Tensor& t) { return t.to(at::kDouble).pow(2).sum().item<double>(); }
@@ -46,6 +59,7 @@ PipelineResult run_pipeline(CausalLMImpl& model, const std::vector<at::Tensor>& 
     if (calib.empty()) {
       // Data-free (RTN without a calib section): nothing to propagate or measure; methods that need inputs refuse.
       method.apply_block(ctx);
+      collect_events(ctx, b, result.events);
       set_activation_quantization(*block, scheme.act);
       for (auto& [name, q] : ctx.recorded()) result.codes[fmt::format("model.layers.{}.{}", b, name)] = std::move(q);
       continue;
@@ -57,6 +71,7 @@ PipelineResult run_pipeline(CausalLMImpl& model, const std::vector<at::Tensor>& 
     for (auto& [name, l] : block->linears()) original[name] = l->weight.clone();
 
     method.apply_block(ctx);
+    collect_events(ctx, b, result.events);
     for (auto& [name, l] : block->linears())
       PTQ_CHECK(at::isfinite(l->weight).all().item<bool>(),
                 "block {}: {} has non-finite weights after the method (NaN or inf in the calibration data or the "

@@ -42,6 +42,9 @@ struct PipelineResult {
   // without a transform: the original weight). Norm weights are transformed in place and not quantized.
   std::map<std::string, at::Tensor> transformed;
   nlohmann::json notes = nlohmann::json::object();  // per block, what methods reported
+  // Numerical guards that fired (BlockContext::event), in block order: [{block, layer (HF module name, or
+  // "model.layers.<b>" for the whole block), kind, fallback, detail}].
+  nlohmann::json events = nlohmann::json::array();
   double seconds = 0;
 };
 

@@ -251,6 +251,9 @@ bool LayerErrorValue::operator==(const LayerErrorValue& o) const {
 bool BlockErrorValue::operator==(const BlockErrorValue& o) const {
   return block == o.block && metric == o.metric && same_double(value, o.value);
 }
+bool EventValue::operator==(const EventValue& o) const {
+  return block == o.block && layer == o.layer && kind == o.kind && fallback == o.fallback && detail == o.detail;
+}
 bool TimingValue::operator==(const TimingValue& o) const {
   return stage == o.stage && same_double(seconds, o.seconds) && peak_bytes == o.peak_bytes;
 }
@@ -264,7 +267,7 @@ bool RunRecord::operator==(const RunRecord& o) const {
          finished_at == o.finished_at && method == o.method && scheme == o.scheme && quant == o.quant &&
          calibration == o.calibration && system == o.system && notes == o.notes && saved_path == o.saved_path &&
          metrics == o.metrics && layer_errors == o.layer_errors && block_errors == o.block_errors &&
-         timings == o.timings;
+         timings == o.timings && events == o.events;
 }
 
 std::string utc_now() { return format_utc(std::time(nullptr)); }
@@ -351,6 +354,13 @@ RunRecord run_record_from_json(const nlohmann::json& j, const std::string& matri
         if (e.contains(metric)) r.layer_errors.push_back({block, layer, metric, num(e[metric], layer + " " + metric)});
     }
   }
+
+  const nlohmann::json events = get(j, "events");
+  if (events.is_array())
+    for (const auto& e : events) {
+      const int64_t block = get(e, "block").is_number_integer() ? e["block"].get<int64_t>() : 0;
+      r.events.push_back({block, str(e, "layer"), str(e, "kind"), str(e, "fallback"), get(e, "detail")});
+    }
 
   const nlohmann::json blocks = get(j, "block_errors");
   if (blocks.is_array())
@@ -480,11 +490,19 @@ void Store::write_run(const RunRecord& r, bool replace_finished, bool header_onl
   for (const auto& t : r.timings)
     about(fmt::format("run {}: timing {}", r.run_key, t.stage),
           [&] { timing.bind(1, id).bind(2, t.stage).bind(3, t.seconds).bind_opt(4, t.peak_bytes).run(); });
+  Statement event(db_,
+                  "INSERT INTO events (run_id, block, layer, kind, fallback, detail_json) VALUES (?, ?, ?, ?, ?, ?)");
+  for (const auto& e : r.events)
+    about(fmt::format("run {}: event {} {}", r.run_key, e.layer, e.kind), [&] {
+      event.bind(1, id).bind(2, e.block).bind(3, e.layer).bind(4, e.kind).bind(5, e.fallback).bind_json(6, e.detail);
+      event.run();
+    });
 }
 
-void Store::record_run(const RunRecord& run, bool replace_finished) {
+void Store::record_run(const RunRecord& run, bool replace_finished, const std::vector<ArtifactRecord>& artifacts) {
   Transaction tx(db_);
   write_run(run, replace_finished, /*header_only=*/false);
+  for (const auto& a : artifacts) put_artifact(a);
   tx.commit();
 }
 
@@ -539,6 +557,10 @@ RunRecord Store::read_run(Statement& row) {
   Statement t(db_, "SELECT stage, seconds, peak_bytes FROM timings WHERE run_id = ? ORDER BY rowid");
   t.bind(1, id);
   while (t.step()) r.timings.push_back({t.column_text(0), t.column_double(1), t.column_opt_int64(2)});
+  Statement e(db_, "SELECT block, layer, kind, fallback, detail_json FROM events WHERE run_id = ? ORDER BY rowid");
+  e.bind(1, id);
+  while (e.step())
+    r.events.push_back({e.column_int64(0), e.column_text(1), e.column_text(2), e.column_text(3), e.column_json(4)});
   return r;
 }
 

@@ -154,6 +154,17 @@ struct BlockErrorValue {
   bool operator==(const BlockErrorValue&) const;
 };
 
+// A numerical guard that fired (src/methods/method.h BlockContext::event): (3, "model.layers.3.mlp.down_proj",
+// "gptq_cholesky_failed", "rtn", {"damp": ...}).
+struct EventValue {
+  int64_t block = 0;
+  std::string layer;
+  std::string kind;
+  std::string fallback;
+  nlohmann::json detail;  // null when none
+  bool operator==(const EventValue&) const;
+};
+
 struct TimingValue {
   std::string stage;  // load, calibration, quantize, eval_pretrain, eval_fake_quant, save, total
   double seconds = 0;
@@ -183,6 +194,7 @@ struct RunRecord {
   std::vector<LayerErrorValue> layer_errors;
   std::vector<BlockErrorValue> block_errors;
   std::vector<TimingValue> timings;
+  std::vector<EventValue> events;
   bool operator==(const RunRecord&) const;
 };
 
@@ -222,7 +234,7 @@ std::string utc_now();
 // The `ptq run --config ... --json` object (src/cli/cmd_run.cc) as a finished RunRecord: method, quant (scheme),
 // config, calibration, system (git_sha, torch_version), notes, saved; every eval number as a metric
 // (name ppl|ppl_stderr|nll_mean|tokens|windows|seconds, dataset, pos, protocol); layer_errors as rel_output_error and
-// rel_weight_error rows; block_errors as rel_output_error rows; timings by stage. finished_at is now and started_at
+// rel_weight_error rows; block_errors as rel_output_error rows; timings by stage; events (numerical guards) as they are. finished_at is now and started_at
 // is now minus timings.total when present. device is the JSON's "device" if any, else config.device.
 RunRecord run_record_from_json(const nlohmann::json& run, const std::string& matrix, const std::string& run_key);
 
@@ -238,7 +250,10 @@ class Store {
 
   // Writes the run and all its rows in one transaction. A previous row with the same run_key is replaced when it is
   // 'running' or 'failed'; a 'finished' one only when replace_finished (else an error naming the run_key).
-  void record_run(const RunRecord& run, bool replace_finished = false);
+  // `artifacts` (files the run produced or reused, put_artifact's rules) are written in the same transaction, so a
+  // finished run and its artifact rows appear together or not at all.
+  void record_run(const RunRecord& run, bool replace_finished = false,
+                  const std::vector<ArtifactRecord>& artifacts = {});
   // Records that the run has started: a 'running' row with run's header fields (no metric rows), so a process that
   // is killed leaves a row a rerun recognises as unfinished. Same replace rules as record_run.
   void mark_running(const RunRecord& run, bool replace_finished = false);

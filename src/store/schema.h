@@ -3,7 +3,7 @@
 // (version, applied_at) per step, so the file's version is MAX(version) and its history is kept. Never edit a
 // shipped migration: append a new one (a file written by a newer ptq is refused, not guessed at).
 //
-// The schema at the current version (2):
+// The schema at the current version (3):
 //
 //   schema_version(version INTEGER PRIMARY KEY, applied_at TEXT)
 //   runs(id INTEGER PRIMARY KEY, matrix TEXT, run_key TEXT UNIQUE, config_json TEXT,
@@ -19,6 +19,8 @@
 //   timings(run_id -> runs, stage TEXT, seconds REAL, peak_bytes INTEGER)  -- v2: UNIQUE (run_id, stage)
 //   artifacts(id INTEGER PRIMARY KEY, key TEXT UNIQUE, kind TEXT, path TEXT, sha256 TEXT, bytes INTEGER,
 //             created_at TEXT)
+//   events(run_id -> runs ON DELETE CASCADE, block INTEGER, layer TEXT, kind TEXT, fallback TEXT, detail_json TEXT)
+//                                                                  -- v3: numerical guards that fired during a run
 //
 // REAL value columns are nullable: NULL is NaN (SQLite stores a bound NaN as NULL).
 #pragma once
@@ -99,7 +101,23 @@ CREATE UNIQUE INDEX block_errors_key ON block_errors(run_id, block, metric);
 CREATE UNIQUE INDEX timings_key ON timings(run_id, stage);
 )sql";
 
-inline constexpr std::array<std::string_view, 2> kMigrations = {kMigration1, kMigration2};
+// v3: the numerical guards that fired during a run (BlockContext::event): NaN/inf in AWQ's searches, a GPTQ Hessian
+// whose Cholesky factorisation failed, an OmniQuant block whose training diverged; each with the fallback applied.
+// One row per event, in the order they happened; `layer` is the HF module name (or "model.layers.<b>" for a block).
+inline constexpr std::string_view kMigration3 = R"sql(
+CREATE TABLE events (
+  run_id        INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  block         INTEGER NOT NULL,
+  layer         TEXT NOT NULL DEFAULT '',
+  kind          TEXT NOT NULL,
+  fallback      TEXT NOT NULL DEFAULT '',
+  detail_json   TEXT
+);
+CREATE INDEX events_run ON events(run_id);
+CREATE INDEX events_kind ON events(kind);
+)sql";
+
+inline constexpr std::array<std::string_view, 3> kMigrations = {kMigration1, kMigration2, kMigration3};
 inline constexpr int kCurrentVersion = static_cast<int>(kMigrations.size());
 
 // Created before any migration runs (not versioned itself).

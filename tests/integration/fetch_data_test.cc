@@ -15,16 +15,20 @@ namespace {
 
 namespace fs = std::filesystem;
 
-test::ProcessResult run_script(const std::string& args) {
+// Runs a shell command line, capturing both streams.
+test::ProcessResult run_shell(const std::string& command) {
   test::TempDir dir;
-  const std::string cmd = fmt::format("{}/scripts/fetch_data.sh {} > {} 2> {}", PTQ_SOURCE_DIR, args,
-                                      dir.file("out"), dir.file("err"));
+  const std::string cmd = fmt::format("{} > {} 2> {}", command, dir.file("out"), dir.file("err"));
   const int status = std::system(cmd.c_str());
   test::ProcessResult r;
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   r.out = test::read_file(dir.file("out"));
   r.err = test::read_file(dir.file("err"));
   return r;
+}
+
+test::ProcessResult run_script(const std::string& args) {
+  return run_shell(fmt::format("{}/scripts/fetch_data.sh {}", PTQ_SOURCE_DIR, args));
 }
 
 TEST(FetchData, DryRunListsEveryDatasetAndWritesNothing) {
@@ -76,6 +80,66 @@ TEST(FetchData, VerifyPassesOnTheSharedDataAndCatchesACorruptCopy) {
   EXPECT_NE(bad.out.find("MISMATCH  eval/ptb/ptb.test.txt"), std::string::npos) << bad.out;
   EXPECT_NE(bad.out.find("MISMATCH  eval/ptb/ptb.train.txt"), std::string::npos) << bad.out;
   EXPECT_NE(bad.out.find("absent    eval/ptb/ptb.valid.txt"), std::string::npos) << bad.out;
+}
+
+}  // namespace
+}  // namespace ptq
+
+namespace ptq {
+namespace {
+
+// scripts/fetch_model.sh against a local hub: python3's http.server serving <root>/<owner>/<name>/resolve/main/ with
+// stories260K's HF files (HF_ENDPOINT points the script at it), so the download path runs for real without internet.
+TEST(FetchModel, DownloadsFromAHubResumesAndRefusesBadInput) {
+  test::TempDir dir;
+  const fs::path repo = fs::path(dir.path()) / "hub/karpathy/stories260K/resolve/main";
+  fs::create_directories(repo);
+  for (const char* f : {"config.json", "model.safetensors", "tokenizer.model"})
+    fs::copy_file(test::data_path(std::string("models/stories260K-hf/") + f), repo / f);
+  // A free port from the kernel, then the server on it (python3 is the system's, not ptq's).
+  const std::string port_file = dir.file("port");
+  const std::string server = fmt::format(
+      "python3 -c 'import http.server,functools,socketserver,sys\n"
+      "h=functools.partial(http.server.SimpleHTTPRequestHandler,directory=sys.argv[1])\n"
+      "s=socketserver.TCPServer((\"127.0.0.1\",0),h)\n"
+      "open(sys.argv[2],\"w\").write(str(s.server_address[1]))\n"
+      "s.serve_forever()' {} {} > /dev/null 2>&1 & echo $! > {}",
+      dir.file("hub"), port_file, dir.file("pid"));
+  ASSERT_EQ(std::system(server.c_str()), 0);
+  for (int i = 0; i < 100 && !fs::exists(port_file); ++i) std::system("sleep 0.1");
+  ASSERT_TRUE(fs::exists(port_file));
+  const std::string env = "HF_ENDPOINT=http://127.0.0.1:" + test::read_file(port_file) + " ";
+  const std::string out = dir.file("models/stories260K");
+
+  auto run = [&](const std::string& args) {
+    return run_shell(env + PTQ_SOURCE_DIR + "/scripts/fetch_model.sh " + args);
+  };
+  const auto listed = run("--dry-run karpathy/stories260K " + out);
+  EXPECT_EQ(listed.exit_code, 0) << listed.err;
+  EXPECT_NE(listed.out.find("model.safetensors  http://127.0.0.1:"), std::string::npos) << listed.out;
+  EXPECT_EQ(listed.out.find("generation_config.json"), std::string::npos);  // absent on the hub: not listed
+  EXPECT_FALSE(fs::exists(out));
+
+  const auto got = run("karpathy/stories260K " + out);
+  ASSERT_EQ(got.exit_code, 0) << got.err << got.out;
+  for (const char* f : {"config.json", "model.safetensors", "tokenizer.model"})
+    EXPECT_EQ(test::read_file(out + "/" + f), test::read_file((repo / f).string())) << f;
+  EXPECT_FALSE(fs::exists(out + "/model.safetensors.part"));
+  const auto again = run("karpathy/stories260K " + out);
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_NE(again.out.find("present: model.safetensors"), std::string::npos) << again.out;
+  // The download is a model ptq loads.
+  const auto eval = test::run_ptq("eval --model " + out + " --dataset tinystories --seq-len 256 --max-windows 2 --threads 1");
+  EXPECT_EQ(eval.exit_code, 0) << eval.err;
+
+  const auto missing = run("karpathy/nothing-here " + dir.file("m2"));
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_NE(missing.err.find("not reachable"), std::string::npos) << missing.err;
+  std::system(("kill $(cat " + dir.file("pid") + ")").c_str());
+
+  EXPECT_EQ(run("").exit_code, 2);
+  EXPECT_EQ(run("not-a-repo").exit_code, 2);
+  EXPECT_EQ(run("--bogus a/b").exit_code, 2);
 }
 
 }  // namespace

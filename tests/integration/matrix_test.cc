@@ -373,14 +373,17 @@ TEST(MatrixTest, ResumesAfterSigkillWithoutRecomputing) {
   EXPECT_EQ(test::run_ptq(fmt::format("table --db {} --matrix nope", db)).exit_code, 2);
 }
 
+// A problem only reading the data finds (a malformed line in a calibration jsonl; missing files are caught before the
+// matrix starts, experiment/input_check.h): that cell fails, is recorded, and the others run.
 TEST(MatrixTest, FailedCellIsRecordedAndOthersFinish) {
   test::TempDir dir;
   const std::string file = dir.file("m.yaml"), db = dir.file("ptq.db");
+  test::write_file(dir.file("broken.jsonl"), "{\"text\": \"Once upon a time.\"}\nnot json\n");
   test::write_file(file, fmt::format("name: failing\nbase: {}\n", base_config()) + small_set() +
                              "axes:\n"
                              "  calib:\n"
                              "    - {name: ok,  set: {}}\n"
-                             "    - {name: bad, set: {calib.name: text, calib.path: " + dir.file("no_such.txt") +
+                             "    - {name: bad, set: {calib.name: jsonl, calib.path: " + dir.file("broken.jsonl") +
                              "}}\n"
                              "    - {name: ok2, set: {calib.seed: 7}}\n");
   const auto r = test::run_ptq(fmt::format("run {} --db {} --json", file, db));
@@ -395,7 +398,7 @@ TEST(MatrixTest, FailedCellIsRecordedAndOthersFinish) {
   const auto bad = store.run(m.cells[1].run_key);
   ASSERT_TRUE(bad.has_value());
   EXPECT_EQ(bad->status, RunStatus::kFailed);
-  EXPECT_NE(bad->error.find("no_such.txt"), std::string::npos) << bad->error;
+  EXPECT_NE(bad->error.find("broken.jsonl: line 2 is not valid JSON"), std::string::npos) << bad->error;
   EXPECT_FALSE(bad->finished_at.empty());
   EXPECT_TRUE(store.integrity_ok());
 

@@ -265,6 +265,36 @@ TEST(GptqSolver, NonPositiveDefiniteHessianRetriesWithMoreDamping) {
   }
 }
 
+// The guard the GPTQ method turns on (rtn_fallback): a Hessian no damping can factor, or one with NaN entries, gives
+// round-to-nearest of the original weight on the same grid, marked as the fallback, instead of an error.
+TEST(GptqSolver, UnusableHessianFallsBackToRtnWhenAsked) {
+  const int64_t in = 64, out = 8;
+  at::manual_seed(75);
+  at::Tensor W = at::randn({out, in});
+  at::Tensor eig = 10 + 10 * at::rand({in}, at::kDouble);
+  eig[0] = -0.98 * (eig.sum().item<double>() - eig[0].item<double>());
+  at::Tensor hopeless = with_spectrum(eig, 76);
+  at::Tensor nan_h = at::eye(in);
+  nan_h[3][3] = NAN;
+  GptqOptions opt;
+  opt.rtn_fallback = true;
+  for (const QuantSpec& spec : {per_channel(4, false), per_group(3, true, 16)}) {
+    for (const at::Tensor& H : {hopeless, nan_h}) {
+      GptqResult r = gptq_quantize(W, H, spec, opt);
+      EXPECT_EQ(r.fallback, "rtn");
+      EXPECT_FALSE(r.fallback_reason.empty());
+      EXPECT_TRUE(at::equal(r.weight, fake_quantize(W, spec)));
+      // The integer form still reproduces the weight (exports stay possible): (codes - zeros[g]) * scales[g].
+      at::Tensor g = r.g_idx.to(at::kLong);
+      at::Tensor deq = (r.codes.to(at::kFloat) - r.zeros.index_select(1, g)) * r.scales.index_select(1, g);
+      EXPECT_TRUE(at::allclose(deq, r.weight, 0, 1e-6));
+      EXPECT_EQ(r.g_idx.size(0), in);
+    }
+  }
+  // Without the option the same Hessians stay errors (the solver on its own).
+  EXPECT_THROW(gptq_quantize(W, nan_h, per_channel(4, false), {}), Error);
+}
+
 TEST(GptqSolver, RejectsBadInput) {
   at::Tensor W = at::randn({4, 8});
   auto expect_user_error = [](auto&& fn, const char* what) {

@@ -48,6 +48,8 @@ RunRecord full_record(const std::string& key, const std::string& matrix = "m1") 
                     {1, "model.layers.1.mlp.down_proj", "rel_output_error", 1e-300}};
   r.block_errors = {{0, "rel_output_error", 0.02}, {1, "rel_output_error", 0.03}};
   r.timings = {{"load", 0.5, std::nullopt}, {"quantize", 12.25, int64_t{3} << 33}, {"total", 13.0, std::nullopt}};
+  r.events = {{1, "model.layers.1.mlp.down_proj", "gptq_cholesky_failed", "rtn", {{"damp", 0.5}, {"retries", 5}}},
+              {2, "model.layers.2", "omniquant_diverged", "initial parameters", nullptr}};
   return r;
 }
 
@@ -273,7 +275,8 @@ TEST(Store, MergeIsIdempotent) {
   EXPECT_EQ(first.added, 2);
   EXPECT_EQ(first.replaced, 1);
   EXPECT_EQ(first.skipped, 0);
-  const std::vector<std::string> tables = {"runs", "metrics", "layer_errors", "block_errors", "timings", "artifacts"};
+  const std::vector<std::string> tables = {"runs",    "metrics",   "layer_errors", "block_errors",
+                                           "timings", "artifacts", "events"};
   std::vector<int64_t> counts;
   for (const auto& t : tables) counts.push_back(count(main, t));
   EXPECT_EQ(counts[0], 4);
@@ -305,8 +308,8 @@ TEST(Store, MigratesAVersion1File) {
     Statement(db, "INSERT INTO metrics (run_id, name, dataset, value) VALUES (1, 'ppl', 'wikitext2', 6.5)").run();
   }
   Store s(path);
-  EXPECT_EQ(s.schema_version(), 2);
-  EXPECT_EQ(count(s, "schema_version"), 2);
+  EXPECT_EQ(s.schema_version(), schema::kCurrentVersion);
+  EXPECT_EQ(count(s, "schema_version"), schema::kCurrentVersion);
   const auto old = s.run("v1-run");
   ASSERT_TRUE(old.has_value());
   EXPECT_EQ(old->config["method"], "rtn");
