@@ -23,6 +23,8 @@ int cmd_import(const std::vector<std::string>& words);
 int cmd_merge(const std::vector<std::string>& words);
 int cmd_status(const std::vector<std::string>& words);
 int cmd_train(const std::vector<std::string>& words);
+int cmd_random_model(const std::vector<std::string>& words);
+int cmd_bench_import(const std::vector<std::string>& words);
 
 struct Command {
   std::string_view name;
@@ -49,6 +51,10 @@ inline constexpr Command kCommands[] = {
     {"status", "each cell of a matrix: pending, running, failed or finished, across the store and its shards",
      cmd_status},
     {"train", "train the default model from scratch on the Debian corpus (presets tiny, default), cached", cmd_train},
+    {"random-model", "write a randomly initialised Llama checkpoint of any shape (llama2-7b, ...) for benchmarks",
+     cmd_random_model},
+    {"bench-import", "Google Benchmark JSON output (tests/bench programs) into the results store, with the machine",
+     cmd_bench_import},
 };
 
 }  // namespace ptq::cli

@@ -9,6 +9,8 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <fstream>
+#include <thread>
 
 #include "core/build_info.h"
 
@@ -26,6 +28,20 @@ std::string blas_from_config(const std::string& config) {
   return config.substr(p, e == std::string::npos ? std::string::npos : e - p);
 }
 
+// The first "model name" line of /proc/cpuinfo (x86 and most ARM kernels), what a benchmark's machine is named by.
+std::string cpu_model_name() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("model name", 0) != 0) continue;
+    const size_t colon = line.find(':');
+    if (colon == std::string::npos) break;
+    const size_t b = line.find_first_not_of(" \t", colon + 1);
+    return b == std::string::npos ? "" : line.substr(b);
+  }
+  return "";
+}
+
 }  // namespace
 
 SystemInfo system_info() {
@@ -37,6 +53,8 @@ SystemInfo system_info() {
   s.cuda_devices = s.cuda_available ? static_cast<int>(torch::cuda::device_count()) : 0;
   s.blas = blas_from_config(at::show_config());
   s.threads = at::get_num_threads();
+  s.cpu_model = cpu_model_name();
+  s.hardware_threads = static_cast<int>(std::thread::hardware_concurrency());
   return s;
 }
 
@@ -57,7 +75,8 @@ nlohmann::json to_json(const SystemInfo& s) {
   return {{"git_commit", s.git_commit},         {"torch_version", s.torch_version},
           {"torch_cuda", s.torch_cuda},         {"cuda_available", s.cuda_available},
           {"cuda_devices", s.cuda_devices},     {"blas", s.blas},
-          {"threads", s.threads}};
+          {"threads", s.threads},               {"cpu_model", s.cpu_model},
+          {"hardware_threads", s.hardware_threads}};
 }
 
 }  // namespace ptq

@@ -16,6 +16,8 @@ struct SystemInfo {
   int cuda_devices = 0;
   std::string blas;            // BLAS backend as reported by LibTorch's build configuration, e.g. "mkl"
   int threads = 0;             // at::get_num_threads()
+  std::string cpu_model;       // /proc/cpuinfo "model name" ("" when not readable)
+  int hardware_threads = 0;    // std::thread::hardware_concurrency()
 };
 
 SystemInfo system_info();

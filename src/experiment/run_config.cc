@@ -180,6 +180,8 @@ StepOne read_step_one(Section s, const std::string& file) {
   o.cache_dir = s.get<std::string>("cache_dir", o.cache_dir);
   o.same_scheme = s.get<bool>("same_scheme", o.same_scheme);
   o.same_seed = s.get<bool>("same_seed", o.same_seed);
+  o.same_model = s.get<bool>("same_model", o.same_model);
+  o.same_calib_data = s.get<bool>("same_calib_data", o.same_calib_data);
   s.finish();
   RunConfig one = with_context(fmt::format("{}: {}", file, s.key_path("config")),
                                [&] { return load_run_config(o.config_file, o.overrides); });
@@ -429,6 +431,19 @@ RunConfig parse_run_config_node(const YAML::Node& root, const std::string& file)
     if (c.step_1->same_seed) {
       one.seed = c.seed;
       if (one.calib && c.calib) one.calib->seed = c.calib->seed;
+    }
+    // Step 1 transforms the model step 2 quantizes, from the same text: without this, `--set model.path=...` on a
+    // matrix would quantize step 1's own model and hand its transformed copy to step 2.
+    if (c.step_1->same_model) {
+      one.model_path = c.model_path;
+      one.tokenizer_path = c.tokenizer_path;
+      one.dtype = c.dtype;
+    }
+    if (c.step_1->same_calib_data && one.calib && c.calib) {
+      one.calib->dataset = c.calib->dataset;
+      one.calib->path = c.calib->path;
+      one.calib->first_doc = c.calib->first_doc;
+      one.calib->last_doc = c.calib->last_doc;
     }
     with_context(fmt::format("{}: ptq.step_1", file), [&] { find_method(one.method).make(one.special); });
     if (c.step_1->handover == "scales_clips")

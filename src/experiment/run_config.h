@@ -59,6 +59,9 @@ struct StepOne {
   std::string cache_dir = "results/cache";
   bool same_scheme = true;  // step 1 takes this run's quant.weight / quant.act (the references use one scheme)
   bool same_seed = true;    // step 1 takes this run's base.seed and calib.seed (a seed axis varies both steps)
+  bool same_model = true;   // step 1 takes this run's model.path, model.tokenizer and model.torch_dtype
+  bool same_calib_data = true;  // step 1 takes this run's calibration text (calib name, path, first_doc, last_doc);
+                                // its n_samples, seq_len, bs and preproc stay its own
   std::shared_ptr<const RunConfig> config;  // the resolved step-1 configuration
 };
 

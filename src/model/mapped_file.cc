@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -43,6 +44,16 @@ std::shared_ptr<const MappedFile> MappedFile::from_bytes(const std::string& labe
   f->size_ = f->owned_.size();
   f->data_ = f->size_ > 0 ? reinterpret_cast<const uint8_t*>(f->owned_.data()) : nullptr;
   return f;
+}
+
+void MappedFile::release(size_t offset, size_t length) const {
+  if (!mapped_ || length == 0 || offset >= size_) return;
+  static const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  const uintptr_t base = reinterpret_cast<uintptr_t>(data_);
+  const uintptr_t b = (base + offset + page - 1) / page * page;  // first whole page
+  const uintptr_t e = (base + std::min(size_, offset + length)) / page * page;
+  // Advisory: a failure only means the pages stay resident.
+  if (e > b) ::madvise(reinterpret_cast<void*>(b), e - b, MADV_DONTNEED);
 }
 
 MappedFile::~MappedFile() {

@@ -23,6 +23,11 @@ class MappedFile {
   const uint8_t* data() const { return data_; }
   size_t size() const { return size_; }
   const std::string& path() const { return path_; }
+  // Drops the pages wholly inside [offset, offset + length) from this process's resident set (madvise
+  // MADV_DONTNEED; the bytes are read again from the file if touched later, so the data stays valid). A reader that
+  // copied a tensor out calls it, so a loaded model is resident once (its tensors), not twice (plus the mapping).
+  // No effect on from_bytes files.
+  void release(size_t offset, size_t length) const;
 
  private:
   MappedFile() = default;

@@ -154,7 +154,10 @@ at::Tensor SafetensorsFile::load(std::string_view name) const {
   const SafetensorsEntry* e = find(name);
   PTQ_CHECK(e != nullptr, "{}: no tensor named '{}'", path(), name);
   at::Tensor t = at::empty(e->shape, at::TensorOptions().dtype(e->scalar_type));
-  if (e->end > e->begin) std::memcpy(t.data_ptr(), file_->data() + data_start_ + e->begin, e->end - e->begin);
+  if (e->end > e->begin) {
+    std::memcpy(t.data_ptr(), file_->data() + data_start_ + e->begin, e->end - e->begin);
+    file_->release(data_start_ + e->begin, e->end - e->begin);
+  }
   return t;
 }
 

@@ -3,7 +3,7 @@
 // (version, applied_at) per step, so the file's version is MAX(version) and its history is kept. Never edit a
 // shipped migration: append a new one (a file written by a newer ptq is refused, not guessed at).
 //
-// The schema at the current version (3):
+// The schema at the current version (4):
 //
 //   schema_version(version INTEGER PRIMARY KEY, applied_at TEXT)
 //   runs(id INTEGER PRIMARY KEY, matrix TEXT, run_key TEXT UNIQUE, config_json TEXT,
@@ -21,6 +21,10 @@
 //             created_at TEXT)
 //   events(run_id -> runs ON DELETE CASCADE, block INTEGER, layer TEXT, kind TEXT, fallback TEXT, detail_json TEXT)
 //                                                                  -- v3: numerical guards that fired during a run
+//   bench_runs(id INTEGER PRIMARY KEY, key TEXT UNIQUE, program TEXT, label TEXT, device TEXT, host TEXT, date TEXT,
+//              git_sha TEXT, threads INTEGER, context_json TEXT, imported_at TEXT)                -- v4
+//   bench_results(bench_run_id -> bench_runs ON DELETE CASCADE, name TEXT, aggregate TEXT, iterations INTEGER,
+//                 real_time REAL, cpu_time REAL, time_unit TEXT, counters_json TEXT)             -- v4
 //
 // REAL value columns are nullable: NULL is NaN (SQLite stores a bound NaN as NULL).
 #pragma once
@@ -117,7 +121,39 @@ CREATE INDEX events_run ON events(run_id);
 CREATE INDEX events_kind ON events(kind);
 )sql";
 
-inline constexpr std::array<std::string_view, 3> kMigrations = {kMigration1, kMigration2, kMigration3};
+// v4: Google Benchmark results (tests/bench programs, `ptq bench-import`): one bench_runs row per imported JSON file
+// (key = sha256 of its bytes, so importing a file again adds nothing) with the program, the machine it ran on
+// (device: CPU model or GPU name, host, threads) and Google Benchmark's whole context; one bench_results row per
+// benchmark with its times (in time_unit) and every user counter (tokens_per_s, GFLOP/s, ratios, ...).
+inline constexpr std::string_view kMigration4 = R"sql(
+CREATE TABLE bench_runs (
+  id            INTEGER PRIMARY KEY,
+  key           TEXT NOT NULL UNIQUE,
+  program       TEXT NOT NULL,
+  label         TEXT NOT NULL DEFAULT '',
+  device        TEXT NOT NULL DEFAULT '',
+  host          TEXT,
+  date          TEXT,
+  git_sha       TEXT,
+  threads       INTEGER,
+  context_json  TEXT,
+  imported_at   TEXT
+);
+CREATE TABLE bench_results (
+  bench_run_id  INTEGER NOT NULL REFERENCES bench_runs(id) ON DELETE CASCADE,
+  name          TEXT NOT NULL,
+  aggregate     TEXT NOT NULL DEFAULT '',
+  iterations    INTEGER,
+  real_time     REAL,
+  cpu_time      REAL,
+  time_unit     TEXT,
+  counters_json TEXT
+);
+CREATE UNIQUE INDEX bench_results_key ON bench_results(bench_run_id, name, aggregate);
+CREATE INDEX bench_runs_program ON bench_runs(program);
+)sql";
+
+inline constexpr std::array<std::string_view, 4> kMigrations = {kMigration1, kMigration2, kMigration3, kMigration4};
 inline constexpr int kCurrentVersion = static_cast<int>(kMigrations.size());
 
 // Created before any migration runs (not versioned itself).

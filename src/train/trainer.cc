@@ -22,6 +22,7 @@
 #include "eval/perplexity.h"
 #include "model/causal_lm.h"
 #include "model/hf_checkpoint.h"
+#include "model/random_model.h"
 #include "model/tokenizer.h"
 #include "report/output_file.h"
 #include "train/corpus.h"
@@ -73,15 +74,12 @@ at::Tensor tokenize_documents(const Tokenizer& tok, const std::string& text) {
 void init_weights(CausalLM& model, uint64_t seed) {
   at::Generator gen = at::detail::createCPUGenerator(seed);
   at::NoGradGuard no_grad;
-  const double resid_std = 0.02 / std::sqrt(2.0 * static_cast<double>(model->num_layers()));
   for (auto& kv : model->named_parameters()) {
-    const std::string& name = kv.key();
     at::Tensor& p = kv.value();
     if (p.dim() == 1) {
       p.fill_(1.0);
     } else {
-      const bool resid = name.find("o_proj") != std::string::npos || name.find("down_proj") != std::string::npos;
-      p.normal_(0.0, resid ? resid_std : 0.02, gen);
+      p.normal_(0.0, gpt2_init_std(kv.key(), model->num_layers()), gen);
     }
     p.set_requires_grad(true);
   }

@@ -72,6 +72,31 @@ TEST(StagedRun, WeightOnlyFlowCachesStepOneAndReusesIt) {
   EXPECT_TRUE(last_json_line(lr.out)["step_1"]["cached"].get<bool>());
 }
 
+// Step 1 follows step 2's model and calibration text (same_model, same_calib_data), so `--set model.path=...` on a
+// run or matrix moves both steps; false keeps step 1's own. Read from the resolved configuration (--dry-run).
+TEST(StagedRun, StepOneFollowsTheModelAndCalibrationText) {
+  const std::string cfg = config("quantization/combination/awq_comb_omni/w4a16g128/awq_omni.yml");
+  const std::string model = test::data_path("models/stories260K-hf");
+  const std::string text = test::data_path("eval/tinystories/tinystories_valid_first1000.txt");
+  auto plan = [&](const std::string& extra) {
+    auto r = test::run_ptq("run --config " + cfg + " --set model.path=" + model + " --set calib.name=text" +
+                           " --set calib.path=" + text + " --set calib.first_doc=0 --set calib.last_doc=-1" + extra +
+                           " --dry-run --json");
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return last_json_line(r.out)["config"]["step_1"]["config"];
+  };
+  const nlohmann::json follows = plan("");
+  EXPECT_EQ(follows["model"]["path"], model);
+  EXPECT_EQ(follows["calib"]["name"], "text");
+  EXPECT_EQ(follows["calib"]["path"], text);
+  EXPECT_EQ(follows["calib"]["last_doc"], -1);
+  EXPECT_EQ(follows["calib"]["bs"], -1);  // step 1's own batching (AWQ: one batch) stays
+  const nlohmann::json own = plan(" --set ptq.step_1.same_model=false --set ptq.step_1.same_calib_data=false");
+  EXPECT_EQ(own["model"]["path"], "../shared/data/models/stories260K-hf");  // as step_1_awq.yml says
+  EXPECT_EQ(own["calib"]["name"], "tinystories");
+  EXPECT_EQ(own["calib"]["first_doc"], 500);
+}
+
 TEST(StagedRun, ScalesClipsFlowWiresBothFiles) {
   test::TempDir dir;
   const std::string cache = dir.file("cache");

@@ -1,0 +1,77 @@
+// CPU/GPU parity of every registered method on stories260K (runs only where a CUDA device exists; the test main
+// filters *_CUDA out elsewhere): the same calibration windows, the method's defaults, w4g32 weight-only and w8a8; the
+// fake-quant perplexity on TinyStories stories 0..499 (8 windows of 256) must agree within 1e-3 relative (float32 on
+// both; the GPU's reductions and Cholesky round differently, so codes near a rounding boundary may flip, which moves
+// the perplexity by ~1e-5 on this model). Also the fp perplexity itself, within 1e-5.
+#include <gtest/gtest.h>
+#include <ATen/ATen.h>
+
+#include <cstdio>
+
+#include "core/device.h"
+#include "data/eval_text.h"
+#include "eval/perplexity.h"
+#include "model/loaded_model.h"
+#include "pipeline/pipeline.h"
+#include "support/stories260k.h"
+#include "support/test_data.h"
+
+namespace ptq {
+namespace {
+
+struct Setup {
+  std::vector<int32_t> eval_ids;
+  PerplexityOptions popt;
+};
+
+const Setup& setup() {
+  static const Setup s = [] {
+    Setup x;
+    LoadedModel m = load_model(test::data_path("models/stories260K-hf"));
+    EvalTextOptions eo;
+    eo.first_story = 0;
+    eo.last_story = 499;
+    const EvalText text = load_eval_text("tinystories", eo);
+    x.eval_ids = perplexity_tokens(*m.tokenizer, text.text, false);
+    x.popt.seq_len = 256;
+    x.popt.max_windows = 8;
+    return x;
+  }();
+  return s;
+}
+
+double quantized_ppl(const MethodInfo& info, const char* scheme, const std::string& device) {
+  LoadOptions lo;
+  lo.device = resolve_device(device);
+  LoadedModel m = load_model(test::data_path("models/stories260K-hf"), "", lo);
+  std::vector<at::Tensor> calib = test::tinystories_windows(*m.tokenizer, 8, 128, 500, 540);
+  for (auto& c : calib) c = c.to(lo.device);
+  auto method = info.make({});
+  run_pipeline(*m.model, calib, *method, QuantScheme::parse(scheme));
+  return perplexity(m.model, setup().eval_ids, setup().popt).ppl;
+}
+
+TEST(CudaParity, FpPerplexityMatches_CUDA) {
+  LoadedModel c = load_model(test::data_path("models/stories260K-hf"));
+  LoadOptions lo;
+  lo.device = resolve_device("cuda");
+  LoadedModel g = load_model(test::data_path("models/stories260K-hf"), "", lo);
+  const double pc = perplexity(c.model, setup().eval_ids, setup().popt).ppl;
+  const double pg = perplexity(g.model, setup().eval_ids, setup().popt).ppl;
+  EXPECT_NEAR(pg / pc, 1.0, 1e-5) << pc << " vs " << pg;
+}
+
+TEST(CudaParity, EveryMethodMatchesCpu_CUDA) {
+  for (const MethodInfo& info : methods()) {
+    for (const char* scheme : {"w4g32", "w8a8"}) {
+      const double pc = quantized_ppl(info, scheme, "cpu");
+      const double pg = quantized_ppl(info, scheme, "cuda");
+      std::printf("[ info     ] %s %s: ppl cpu %.6f cuda %.6f (relative %.2e)\n", std::string(info.id).c_str(),
+                  scheme, pc, pg, std::abs(pg - pc) / pc);
+      EXPECT_NEAR(pg / pc, 1.0, 1e-3) << info.id << " " << scheme;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace ptq
