@@ -149,7 +149,8 @@ if [[ $SKIP != *,memory,* ]]; then
     bytes=$(stat -c %s "$WORK/rand$layers/model.safetensors")
     # Page cache of the checkpoint dropped first is not needed: peak RSS counts this process's pages only.
     "$BIN" run --config configs/quantization/methods/GPTQ/gptq_w_only.yml --set "model.path=$WORK/rand$layers" \
-      --set quant.weight.group_size=128 --set calib.n_samples=8 --set calib.seq_len=512 --set calib.bs=-1 \
+      --set quant.weight.group_size=128 --set calib.preproc=random_windows --set calib.n_samples=8 \
+      --set calib.seq_len=512 --set calib.bs=-1 \
       --set eval.seq_len=512 --set eval.max_windows=2 --set "eval.eval_pos=[fake_quant]" --threads 1 --json \
       >"$WORK/mem$layers.log" 2>&1 || { tail -20 "$WORK/mem$layers.log"; exit 1; }
     tail -1 "$WORK/mem$layers.log" | python3 -c "

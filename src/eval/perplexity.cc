@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 #include <c10/core/ScalarType.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 
@@ -46,9 +47,18 @@ PerplexityResult perplexity(CausalLM& model, const std::vector<int32_t>& ids_in,
     const int64_t k = std::min(opt.batch_size, W - w0);
     at::Tensor x = all.narrow(0, w0, k).to(dev);                        // int64 [k, L]
     at::Tensor logits = model->forward(x);                              // float32 [k, L, V]
-    at::Tensor logp = at::log_softmax(logits.narrow(1, 0, L - 1).to(at::kDouble), -1);  // float64 [k, L-1, V]
-    at::Tensor nll = -logp.gather(2, x.narrow(1, 1, L - 1).unsqueeze(-1)).squeeze(-1);  // float64 [k, L-1]
-    at::Tensor sums = nll.sum(1).cpu();                                 // float64 [k]
+    // float64 log-softmax a chunk of positions at a time: the float64 copy of a whole batch's logits ([k, L-1, V],
+    // 1 GB at 8 x 512 x 32000) would set the run's peak memory; per row the arithmetic is the same.
+    const int64_t V = logits.size(2), rows = std::max<int64_t>(1, (int64_t{8} << 20) / V);  // <= 64 MiB float64
+    at::Tensor sums = at::zeros({k}, logits.options().dtype(at::kDouble));  // float64 [k] on the device
+    for (int64_t i = 0; i < k; ++i)
+      for (int64_t p0 = 0; p0 < L - 1; p0 += rows) {
+        const int64_t c = std::min(rows, L - 1 - p0);
+        at::Tensor logp = at::log_softmax(logits[i].narrow(0, p0, c).to(at::kDouble), -1);  // float64 [c, V]
+        at::Tensor target = x[i].narrow(0, p0 + 1, c).unsqueeze(-1);                        // int64 [c, 1]
+        sums[i] -= logp.gather(1, target).sum();
+      }
+    sums = sums.cpu();
     const double* s = sums.data_ptr<double>();
     for (int64_t i = 0; i < k; ++i) r.window_nll_sums[static_cast<size_t>(w0 + i)] = s[i];
   }
