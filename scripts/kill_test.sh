@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Crash and resume: runs a small matrix on stories260K (RTN, GPTQ, AWQ and an AWQ -> OmniQuant cell whose step 1 is
-# cached as an artifact), kills it with SIGKILL at a random moment, reruns it to completion, and checks:
+# cached as an artifact), kills it with SIGKILL at a random moment (every third trial: while the step-1 cache folder
+# is being written), reruns it to completion, and checks:
 #   - every cell finished exactly once (one row per run_key, all 'finished'); cells finished before the kill were not
 #     recomputed (same finished_at); every result equals the uninterrupted reference run's (same perplexities)
 #   - the store passes PRAGMA integrity_check and the store's own invariants (no orphan rows)
@@ -140,7 +141,8 @@ check_store "$WORK/ref/ptq.db" "$WORK/ref" - - >/dev/null
 # Kill moments: uniform over the first 85% of an uninterrupted run (a loaded machine runs slower or faster than the
 # reference; past ~85% most kills would land after the last cell).
 span=$(python3 -c "import sys; print(round(0.85 * float(sys.argv[1]), 2))" "$full")
-echo "kill_test: uninterrupted run ${full} s; ${TRIALS} trial(s), SIGKILL uniformly in [0, ${span}] s"
+echo "kill_test: uninterrupted run ${full} s; ${TRIALS} trial(s): SIGKILL uniformly in [0, ${span}] s, every third" \
+  "trial inside the step-1 cache write"
 
 failures=0
 for ((t = 1; t <= TRIALS; t++)); do
@@ -151,7 +153,21 @@ for ((t = 1; t <= TRIALS; t++)); do
 print(round(random.uniform(0, float(sys.argv[2])), 2))" "$RANDOM" "$span")
   "$BIN" run "$d/m.yaml" --db "$d/ptq.db" >"$d/first.log" 2>&1 &
   pid=$!
-  sleep "$delay"
+  if ((t % 3 == 0)); then
+    # Every third trial aims at the write window instead: killed as soon as the step-1 cache folder's temporary
+    # (.<key>.tmp-<pid>, written for a few tens of milliseconds) appears. Shell builtins only (kill -0, compgen,
+    # EPOCHREALTIME), so the poll takes microseconds, not the milliseconds a find would.
+    how="inside the step-1 write"
+    start=${EPOCHREALTIME/./}
+    while kill -0 "$pid" 2>/dev/null && ! compgen -G "$d/cache/.*.tmp-*" >/dev/null &&
+      ((${EPOCHREALTIME/./} - start < 120000000)); do :; done
+    kill -KILL "$pid" 2>/dev/null || true
+    delay=$(python3 -c "import sys; print(round((int(sys.argv[2]) - int(sys.argv[1])) / 1e6, 2))" "$start" \
+      "${EPOCHREALTIME/./}")
+  else
+    how="at random"
+    sleep "$delay"
+  fi
   kill -KILL "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
   finished_before "$d/ptq.db" >"$d/before.json"
@@ -169,8 +185,8 @@ except Exception: print(0)" "$d/ptq.db" 2>/dev/null || echo 0)
   fi
   computed=$(grep -c "(done)" "$d/rerun.log" || true)
   if verdict=$(check_store "$d/ptq.db" "$d" "$WORK/ref/ptq.db" "$d/before.json"); then
-    echo "trial $t: killed at ${delay} s after ${n_before} finished cell(s) (${running} running, ${temps} temporaries" \
-      "left); rerun computed ${computed}; ${verdict}"
+    echo "trial $t: killed ${how} at ${delay} s after ${n_before} finished cell(s) (${running} running, ${temps}" \
+      "temporaries left); rerun computed ${computed}; ${verdict}"
   else
     echo "trial $t: killed at ${delay} s after ${n_before} finished cell(s); ${verdict}"
     failures=$((failures + 1))
