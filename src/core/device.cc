@@ -1,6 +1,10 @@
 #include "core/device.h"
 
 #include <torch/cuda.h>
+#include <torch/nn/module.h>
+#ifdef PTQ_WITH_CUDA
+#include <c10/cuda/CUDACachingAllocator.h>
+#endif
 
 #include "core/build_info.h"
 #include "core/error.h"
@@ -25,6 +29,34 @@ at::Device resolve_device(const std::string& name) {
     return at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(index));
   }
   PTQ_FAIL("unknown device '{}' (cpu, cuda, cuda:N, auto)", name);
+}
+
+void move_to_host(torch::nn::Module& m, bool pin) {
+  m.to(at::kCPU);
+  if (!pin) return;
+  for (auto& p : m.parameters()) p.set_data(p.pin_memory());
+  for (auto& b : m.buffers()) b.set_data(b.pin_memory());
+}
+
+void reset_peak_device_memory(const at::Device& d) {
+#ifdef PTQ_WITH_CUDA
+  if (d.is_cuda()) c10::cuda::CUDACachingAllocator::resetPeakStats(d.index() < 0 ? 0 : d.index());
+#else
+  (void)d;
+#endif
+}
+
+int64_t peak_device_bytes(const at::Device& d) {
+#ifdef PTQ_WITH_CUDA
+  if (d.is_cuda()) {
+    // Index 0 of the stat arrays is the aggregate over pools (StatType::AGGREGATE in every LibTorch 2.x).
+    const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(d.index() < 0 ? 0 : d.index());
+    return stats.allocated_bytes[0].peak;
+  }
+#else
+  (void)d;
+#endif
+  return 0;
 }
 
 }  // namespace ptq

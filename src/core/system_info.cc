@@ -5,6 +5,9 @@
 #include <ATen/Parallel.h>
 #include <torch/cuda.h>
 #include <torch/version.h>
+#ifdef PTQ_WITH_CUDA
+#include <ATen/cuda/CUDAContext.h>
+#endif
 
 #include <nlohmann/json.hpp>
 
@@ -51,6 +54,7 @@ SystemInfo system_info() {
   s.torch_cuda = build_info().torch_cuda;
   s.cuda_available = torch::cuda::is_available();
   s.cuda_devices = s.cuda_available ? static_cast<int>(torch::cuda::device_count()) : 0;
+  if (s.cuda_devices > 0) s.cuda_device = cuda_device_name(at::Device(at::kCUDA, 0));
   s.blas = blas_from_config(at::show_config());
   s.threads = at::get_num_threads();
   s.cpu_model = cpu_model_name();
@@ -58,23 +62,39 @@ SystemInfo system_info() {
   return s;
 }
 
-double measure_gemm_gflops(int n, int repeats) {
+double measure_gemm_gflops(int n, int repeats, const at::Device& device, at::ScalarType dtype) {
   at::NoGradGuard no_grad;
-  at::Tensor a = at::randn({n, n}), b = at::randn({n, n}), c = at::empty({n, n});
-  at::mm_out(c, a, b);  // warm-up: thread pool start, BLAS initialisation
+  const auto opts = at::TensorOptions().dtype(dtype).device(device);
+  at::Tensor a = at::randn({n, n}, opts), b = at::randn({n, n}, opts), c = at::empty({n, n}, opts);
+  auto sync = [&] {
+    if (device.is_cuda()) torch::cuda::synchronize(device.index());
+  };
+  at::mm_out(c, a, b);  // warm-up: thread pool start, BLAS / cuBLAS initialisation
+  sync();
   double best = 1e30;
   for (int i = 0; i < repeats; ++i) {
     auto t0 = std::chrono::steady_clock::now();
     at::mm_out(c, a, b);
+    sync();
     best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
   return 2.0 * n * n * static_cast<double>(n) / best / 1e9;
 }
 
+std::string cuda_device_name(const at::Device& d) {
+#ifdef PTQ_WITH_CUDA
+  if (d.is_cuda()) return at::cuda::getDeviceProperties(d.index() < 0 ? 0 : d.index())->name;
+#else
+  (void)d;
+#endif
+  return "";
+}
+
 nlohmann::json to_json(const SystemInfo& s) {
   return {{"git_commit", s.git_commit},         {"torch_version", s.torch_version},
           {"torch_cuda", s.torch_cuda},         {"cuda_available", s.cuda_available},
-          {"cuda_devices", s.cuda_devices},     {"blas", s.blas},
+          {"cuda_devices", s.cuda_devices},     {"cuda_device", s.cuda_device},
+          {"blas", s.blas},
           {"threads", s.threads},               {"cpu_model", s.cpu_model},
           {"hardware_threads", s.hardware_threads}};
 }

@@ -2,6 +2,9 @@
 // measured GEMM rate (the yardstick benchmarks compare their achieved FLOP/s against).
 #pragma once
 
+#include <c10/core/Device.h>
+#include <c10/core/ScalarType.h>
+
 #include <nlohmann/json_fwd.hpp>
 
 #include <string>
@@ -14,6 +17,7 @@ struct SystemInfo {
   bool torch_cuda = false;     // LibTorch built with CUDA
   bool cuda_available = false; // a CUDA device is usable now
   int cuda_devices = 0;
+  std::string cuda_device;     // name of CUDA device 0 when present ("NVIDIA H200")
   std::string blas;            // BLAS backend as reported by LibTorch's build configuration, e.g. "mkl"
   int threads = 0;             // at::get_num_threads()
   std::string cpu_model;       // /proc/cpuinfo "model name" ("" when not readable)
@@ -22,9 +26,14 @@ struct SystemInfo {
 
 SystemInfo system_info();
 
-// fp32 matrix-multiply rate on the CPU: n x n times n x n, best of `repeats` timed runs after one warm-up,
-// 2 n^3 FLOP each. Returns GFLOP/s.
-double measure_gemm_gflops(int n = 1024, int repeats = 5);
+// Matrix-multiply rate: n x n times n x n in `dtype` on `device` (CUDA: synchronised around each product), best of
+// `repeats` timed runs after one warm-up, 2 n^3 FLOP each. Returns GFLOP/s. The default is the fp32 CPU rate
+// `ptq version` reports.
+double measure_gemm_gflops(int n = 1024, int repeats = 5, const at::Device& device = at::kCPU,
+                           at::ScalarType dtype = at::kFloat);
+
+// The name of a CUDA device ("NVIDIA H200"); "" for other devices or a LibTorch without CUDA.
+std::string cuda_device_name(const at::Device& d);
 
 nlohmann::json to_json(const SystemInfo& s);
 

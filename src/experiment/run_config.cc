@@ -424,6 +424,9 @@ RunConfig parse_run_config_node(const YAML::Node& root, const std::string& file)
   c.threads = p.get<int>("threads", 0);
   PTQ_CHECK(c.threads >= 0, "{}: ptq.threads must be >= 0 (0: the default), got {}", file, c.threads);
   c.device = p.get<std::string>("device", "cpu");
+  c.offload = p.get<std::string>("offload", "auto");
+  PTQ_CHECK(c.offload == "auto" || c.offload == "blocks" || c.offload == "none",
+            "{}: ptq.offload: '{}' is not one of auto (blocks on CUDA, none on the CPU), blocks, none", file, c.offload);
   if (p.has("step_1")) {
     c.step_1 = read_step_one(p.sub("step_1"), file);
     RunConfig one = *c.step_1->config;
@@ -486,6 +489,8 @@ nlohmann::json RunConfig::to_json() const {
                       {"quant_out", quant_out},
                       {"threads", threads},
                       {"device", device}};
+  // Offload changes where the arithmetic runs, not what it is; stored when set, so earlier run keys stay.
+  if (offload != "auto") j["offload"] = offload;
   if (calib)
     j["calib"] = {{"name", calib->dataset}, {"path", calib->path}, {"preproc", calib->preproc},
                   {"n_samples", calib->n_samples}, {"seq_len", calib->seq_len}, {"bs", calib->bs},

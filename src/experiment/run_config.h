@@ -14,7 +14,7 @@
 //          ptq additions: save_gptq (GPTQ checkpoint, gptq_quant_model/), gptq_version (v1: checkpoint_format "gptq",
 //          zeros minus one, the default; v2: "gptq_v2"), verify_export (default true: every export is verified
 //          against the fake-quant model before the run succeeds, src/export/verify_export.h)
-//   ptq:   threads, device, step_1 {config, set, handover, cache_dir} (ptq's own section; step_1: StepOne below)
+//   ptq:   threads, device, offload, step_1 {config, set, handover, cache_dir} (ptq's own section; step_1: StepOne below)
 // Unknown keys are errors naming the file and the key path; `--set key.path=value` overrides apply before parsing.
 #pragma once
 
@@ -86,6 +86,9 @@ struct RunConfig {
   std::string save_path;
   int threads = 0;
   std::string device = "cpu";
+  // ptq.offload: blocks (weights stay in host memory, pinned; one block at a time on the device for calibration, the
+  // whole model moved there for each evaluation), none (the model lives on the device), auto (blocks on CUDA).
+  std::string offload = "auto";
   std::optional<StepOne> step_1;
 
   nlohmann::json to_json() const;  // the resolved configuration, stored with results

@@ -110,14 +110,26 @@ nlohmann::json execute_run(const RunConfig& cfg, const RunOptions& opt) {
   // succeeded: a killed or failed run never leaves a half-written save_path (core/atomic_file.h).
   const std::string stage = saving ? temp_path_for(cfg.save_path) : std::string();
 
+  // Offload (ptq.offload, run_config.h): on a CUDA device the weights stay in pinned host memory and the pipeline
+  // moves one block at a time to the device; evaluations move the whole model there for their duration.
+  const bool offload = !device.is_cpu() && cfg.offload != "none";
+  reset_peak_device_memory(device);
   auto t = Clock::now();
   LoadOptions lo;
-  lo.device = device;
+  lo.device = offload ? at::Device(at::kCPU) : device;
   if (cfg.dtype == "float32") lo.dtype = at::kFloat;
   if (cfg.dtype == "float16") lo.dtype = at::kHalf;
   if (cfg.dtype == "bfloat16") lo.dtype = at::kBFloat16;
   LoadedModel m = load_model(cfg.model_path, cfg.tokenizer_path, lo);
+  if (offload) move_to_host(*m.model, device.is_cuda());
+  release_free_heap_memory();  // the loader's per-tensor copies (core/peak_memory.h)
   timings["load"] = since(t);
+  // Runs fn with the whole model on the compute device (offload: moved there and back to pinned host memory).
+  auto on_device = [&](const auto& fn) {
+    if (offload) m.model->to(device);
+    fn();
+    if (offload) move_to_host(*m.model, device.is_cuda());
+  };
   // What the export formats cannot store is refused now, not after calibration: shapes, and GPTQ act-order groups
   // (formed out of input order without static_groups), which AutoAWQ cannot hold without a g_idx.
   for (const auto& target : targets) {
@@ -151,7 +163,8 @@ nlohmann::json execute_run(const RunConfig& cfg, const RunOptions& opt) {
       }
     } else {
       t = Clock::now();
-      const nlohmann::json fp = evaluate_all(m, cfg, "pretrain", human);
+      nlohmann::json fp;
+      on_device([&] { fp = evaluate_all(m, cfg, "pretrain", human); });
       for (const auto& e : fp) evals.push_back(e);
       timings["eval_pretrain"] = since(t);
       if (opt.pretrain_cache) (*opt.pretrain_cache)[key] = fp;
@@ -187,6 +200,7 @@ nlohmann::json execute_run(const RunConfig& cfg, const RunOptions& opt) {
   po.quant_out = cfg.quant_out;
   po.keep_transformed = cfg.save_trans;
   po.keep_codes = !targets.empty();
+  if (offload) po.device = device;
   PipelineResult pr = run_pipeline(*m.model, batches, *method, cfg.scheme, po);
   // Exports store fp16 scales: the fake-quant model becomes exactly the exported one (src/export/fp16_scales.h).
   double scale_rounding = 0;
@@ -203,7 +217,9 @@ nlohmann::json execute_run(const RunConfig& cfg, const RunOptions& opt) {
 
   if (wants("fake_quant")) {
     t = Clock::now();
-    for (auto& e : evaluate_all(m, cfg, "fake_quant", human)) evals.push_back(e);
+    on_device([&] {
+      for (auto& e : evaluate_all(m, cfg, "fake_quant", human)) evals.push_back(e);
+    });
     timings["eval_fake_quant"] = since(t);
   }
 
@@ -261,7 +277,8 @@ nlohmann::json execute_run(const RunConfig& cfg, const RunOptions& opt) {
     saved_paths[target.name()] = er.dir;
     if (cfg.verify_export) {
       t = Clock::now();
-      const VerifyReport vr = verify_export(er.dir, m.model, *m.tokenizer, verify_options(cfg), &pr.codes);
+      VerifyReport vr;
+      on_device([&] { vr = verify_export(er.dir, m.model, *m.tokenizer, verify_options(cfg), &pr.codes); });
       timings["verify_" + target.name()] = since(t);
       e["verify"] = vr.to_json();
       if (human)
@@ -305,7 +322,9 @@ nlohmann::json execute_run(const RunConfig& cfg, const RunOptions& opt) {
                           {"notes", pr.notes},        {"events", pr.events},
                           {"config", cfg.to_json()},  {"saved", saved}, {"saved_paths", saved_paths},
                           {"exports", exports},
-                          {"memory", {{"peak_rss_bytes", peak_rss}}},  // host, this run (Linux VmHWM)
+                          // host (Linux VmHWM) and device (CUDA caching allocator) peaks of this run
+                          {"memory", {{"peak_rss_bytes", peak_rss}, {"peak_device_bytes", peak_device_bytes(device)},
+                                      {"device", device.str()}, {"offload", offload}}},
                           {"system", to_json(system_info())}};
     return out;
   }

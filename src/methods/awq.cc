@@ -318,7 +318,7 @@ class Awq : public Method {
         at::Tensor S = at::stack(group);  // [R, in]
         std::vector<at::Tensor> wr;       // per layer [R, out, in]: Q_w(W · s_r), rows quantized independently
         for (auto& o : originals) wr.push_back(fake_quantize(o.unsqueeze(0) * S.unsqueeze(1).to(o.scalar_type()), wspec));
-        at::Tensor acc = at::zeros({S.size(0)}, at::kDouble);
+        at::Tensor acc = at::zeros({S.size(0)}, S.options().dtype(at::kDouble));  // on S's device (CUDA)
         for (size_t c = 0; c < xs.size(); ++c) {
           at::Tensor x_in = xs[c].unsqueeze(0) / S.view({S.size(0), 1, 1, S.size(1)}).to(xs[c].scalar_type());
           if (act) x_in = fake_quantize(x_in, *act);

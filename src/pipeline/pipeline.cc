@@ -6,8 +6,10 @@
 #include <cmath>
 #include <cstdio>
 
+#include "core/device.h"
 #include "core/error.h"
 #include "core/fake_quant.h"
+#include "core/peak_memory.h"
 #include "model/causal_lm.h"
 
 namespace ptq {
@@ -24,6 +26,13 @@ void collect_events(const BlockContext& ctx, int64_t b, nlohmann::json& out) {
                e["kind"].get<std::string>(), e["fallback"].get<std::string>());
     out.push_back(std::move(e));
   }
+}
+
+// Offload: the block's quantized weights go back to the host, pinned when they came from a CUDA device so the next
+// transfer (evaluation, export) is a DMA copy; the device keeps nothing of the block.
+void move_block_home(DecoderLayerImpl& block, const at::Device& home, const at::Device& dev) {
+  if (home.is_cpu()) move_to_host(block, dev.is_cuda());
+  else block.to(home);
 }
 
 // Sum of squares in float64 (long sums over many tokens).
@@ -49,12 +58,19 @@ PipelineResult run_pipeline(CausalLMImpl& model, const std::vector<at::Tensor>& 
   PipelineResult result;
 
   // Block 0's inputs: the embeddings of the calibration tokens. RoPE tables cover positions 0..T-1 for every block.
+  const at::Device home = model.device();
+  const at::Device dev = opt.device.value_or(home);
+  const bool offload = dev != home;
   std::vector<at::Tensor> inputs;
-  for (const auto& ids : calib) inputs.push_back(model.embed(ids));
-  const RopeTables rope = model.rope(0, T);
+  for (const auto& ids : calib) inputs.push_back(model.embed(ids).to(dev));
+  RopeTables rope = model.rope(0, T);
+  if (offload) rope = {rope.cos.to(dev), rope.sin.to(dev)};
 
   for (int64_t b = 0; b < model.num_layers(); ++b) {
+    // The previous block's temporaries are gone now: their holes must not add up across blocks (core/peak_memory.h).
+    if (b > 0) release_free_heap_memory();
     DecoderLayer block = model.layer(b);
+    if (offload) block->to(dev);
     BlockContext ctx(b, block, inputs, rope, scheme, opt.keep_codes);
     if (calib.empty()) {
       // Data-free (RTN without a calib section): nothing to propagate or measure; methods that need inputs refuse.
@@ -62,6 +78,7 @@ PipelineResult run_pipeline(CausalLMImpl& model, const std::vector<at::Tensor>& 
       collect_events(ctx, b, result.events);
       set_activation_quantization(*block, scheme.act);
       for (auto& [name, q] : ctx.recorded()) result.codes[fmt::format("model.layers.{}.{}", b, name)] = std::move(q);
+      if (offload) move_block_home(*block, home, dev);
       continue;
     }
     const std::vector<at::Tensor> fp_out = ctx.forward_all();
@@ -114,7 +131,9 @@ PipelineResult run_pipeline(CausalLMImpl& model, const std::vector<at::Tensor>& 
     if (!ctx.notes().empty()) result.notes[std::to_string(b)] = ctx.notes();
 
     inputs = opt.quant_out ? q_out : fp_out;
+    if (offload) move_block_home(*block, home, dev);
   }
+  release_free_heap_memory();
   method.finish();
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return result;

@@ -9,6 +9,7 @@
 #include <cstdio>
 
 #include "core/device.h"
+#include "methods/method.h"
 #include "data/eval_text.h"
 #include "eval/perplexity.h"
 #include "model/loaded_model.h"
@@ -70,6 +71,29 @@ TEST(CudaParity, EveryMethodMatchesCpu_CUDA) {
                   scheme, pc, pg, std::abs(pg - pc) / pc);
       EXPECT_NEAR(pg / pc, 1.0, 1e-3) << info.id << " " << scheme;
     }
+  }
+}
+
+// Offload (PipelineOptions::device): the model in pinned host memory, each block visiting the GPU for its turn, gives
+// the same quantized model as the whole model on the GPU (same kernels, same order), and leaves nothing on the GPU.
+TEST(CudaParity, OffloadedBlocksMatchTheModelOnTheGpu_CUDA) {
+  for (const char* id : {"gptq", "awq"}) {
+    const MethodInfo& info = find_method(id);
+    const double on_gpu = quantized_ppl(info, "w4g32", "cuda");
+    LoadedModel m = load_model(test::data_path("models/stories260K-hf"));
+    move_to_host(*m.model, /*pin=*/true);
+    std::vector<at::Tensor> calib = test::tinystories_windows(*m.tokenizer, 8, 128, 500, 540);
+    PipelineOptions opt;
+    opt.device = resolve_device("cuda");
+    auto method = info.make({});
+    run_pipeline(*m.model, calib, *method, QuantScheme::parse("w4g32"), opt);
+    for (const auto& p : m.model->parameters()) {
+      EXPECT_TRUE(p.device().is_cpu()) << id;
+      EXPECT_TRUE(p.is_pinned()) << id;
+    }
+    m.model->to(resolve_device("cuda"));
+    const double offloaded = perplexity(m.model, setup().eval_ids, setup().popt).ppl;
+    EXPECT_NEAR(offloaded / on_gpu, 1.0, 1e-6) << id << ": " << offloaded << " vs " << on_gpu;
   }
 }
 
