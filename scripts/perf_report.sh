@@ -12,7 +12,8 @@
 # Usage: scripts/perf_report.sh [OUT_DIR (default results/perf)]
 # Environment: PTQ_BUILD_DIR (build), PTQ_DATA_DIR (../shared/data), PTQ_PERF_THREADS (LibTorch threads of the
 #   benchmarks, a list: default "1 2"), PTQ_PERF_MODEL (the matrix's model; default results/models/default, trained
-#   with `ptq train --preset default` when missing), PTQ_PERF_SKIP (sections to skip: bench,matrix,memory),
+#   with `ptq train --preset default` when missing), PTQ_PERF_SKIP (sections to skip: bench,matrix,memory, or single
+#   benchmark programs such as bench_awq; the report takes each program's newest run from the store),
 #   PTQ_PERF_MEM_HIDDEN (1024), PTQ_PERF_MEM_INTER (2816).
 # Run it on an otherwise idle machine: every number is a wall time.
 set -euo pipefail
@@ -48,7 +49,7 @@ PY
 
 if [[ $SKIP != *,bench,* ]]; then
   # name | extra Google Benchmark flags (filters keep the report within minutes)
-  benches=("bench_fake_quant|--benchmark_filter=BM_TensorCopy|BM_FakeQuant/granularity:2/bits:4/sym:0|BM_FakeQuantInPlace/granularity:2/bits:4/sym:0"
+  benches=("bench_fake_quant|--benchmark_filter=BM_TensorCopy|BM_FakeQuant(InPlace)?/gran:2/bits:4/sym:0"
            "bench_pack|"
            "bench_forward|--benchmark_filter=BM_Forward/hidden:[0-9]+/seq:512"
            "bench_gptq|--benchmark_filter=BM_GptqLayer/act_order:0"
@@ -59,6 +60,7 @@ if [[ $SKIP != *,bench,* ]]; then
       flags=${entry#*|}
       exe=$BUILD/tests/bench/$prog
       [ -x "$exe" ] || { echo "perf_report.sh: $exe missing (PTQ_BUILD_BENCH=ON scripts/setup.sh)"; exit 2; }
+      [[ $SKIP != *,$prog,* ]] || continue  # PTQ_PERF_SKIP may name single programs too
       # bench_awq and bench_gptq take minutes per benchmark at one thread: run them once, at the first thread count.
       if [[ $prog == bench_awq || $prog == bench_gptq ]] && [ "$threads" != "${THREADS_LIST%% *}" ]; then continue; fi
       say "$prog --threads=$threads"

@@ -445,6 +445,7 @@ RunConfig parse_run_config_node(const YAML::Node& root, const std::string& file)
     if (c.step_1->same_calib_data && one.calib && c.calib) {
       one.calib->dataset = c.calib->dataset;
       one.calib->path = c.calib->path;
+      one.calib->preproc = c.calib->preproc;  // documents vs plain text: a rule of the dataset, not of the method
       one.calib->first_doc = c.calib->first_doc;
       one.calib->last_doc = c.calib->last_doc;
     }

@@ -60,8 +60,8 @@ struct StepOne {
   bool same_scheme = true;  // step 1 takes this run's quant.weight / quant.act (the references use one scheme)
   bool same_seed = true;    // step 1 takes this run's base.seed and calib.seed (a seed axis varies both steps)
   bool same_model = true;   // step 1 takes this run's model.path, model.tokenizer and model.torch_dtype
-  bool same_calib_data = true;  // step 1 takes this run's calibration text (calib name, path, first_doc, last_doc);
-                                // its n_samples, seq_len, bs and preproc stay its own
+  bool same_calib_data = true;  // step 1 takes this run's calibration text (calib name, path, preproc, first_doc,
+                                // last_doc); its n_samples, seq_len and bs stay its own
   std::shared_ptr<const RunConfig> config;  // the resolved step-1 configuration
 };
 

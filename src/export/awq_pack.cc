@@ -47,23 +47,26 @@ AwqTensors awq_gemm_pack(const IntegerLinear& q) {
   check_4bit(q, "GEMM");
   const int64_t N = q.out_features(), K = q.in_features(), ng = q.groups();
   PTQ_ASSERT(N % 8 == 0, "GEMM packs 8 outputs per word, N = {}", N);
-  const at::Tensor codes = q.codes.contiguous(), zeros = q.zeros.contiguous();
+  // Input-major copies first ([K, N], [ng, N]): a word packs 8 neighbouring outputs of one input row, so the loop
+  // then reads memory in order; walking the [N, K] codes column-wise instead costs a cache miss per nibble (32x
+  // slower than GEMV packing at 4096 x 4096, bench_pack).
+  const at::Tensor codes = q.codes.t().contiguous(), zeros = q.zeros.t().contiguous();
   const uint8_t* c = codes.data_ptr<uint8_t>();
   const uint8_t* z = zeros.data_ptr<uint8_t>();
   const int64_t W = N / 8;
   std::vector<uint32_t> qw(static_cast<size_t>(K * W)), qz(static_cast<size_t>(ng * W));
-  for (int64_t k = 0; k < K; ++k)
-    for (int64_t w = 0; w < W; ++w) {
-      uint32_t word = 0;
-      for (int i = 0; i < 8; ++i) word |= (static_cast<uint32_t>(c[(8 * w + kOrder[i]) * K + k]) & 0xFu) << (4 * i);
-      qw[k * W + w] = word;
+  auto pack_rows = [&](const uint8_t* src, int64_t rows, std::vector<uint32_t>& out) {
+    for (int64_t r = 0; r < rows; ++r) {
+      const uint8_t* row = src + r * N;
+      for (int64_t w = 0; w < W; ++w) {
+        uint32_t word = 0;
+        for (int i = 0; i < 8; ++i) word |= (static_cast<uint32_t>(row[8 * w + kOrder[i]]) & 0xFu) << (4 * i);
+        out[static_cast<size_t>(r * W + w)] = word;
+      }
     }
-  for (int64_t g = 0; g < ng; ++g)
-    for (int64_t w = 0; w < W; ++w) {
-      uint32_t word = 0;
-      for (int i = 0; i < 8; ++i) word |= (static_cast<uint32_t>(z[(8 * w + kOrder[i]) * ng + g]) & 0xFu) << (4 * i);
-      qz[g * W + w] = word;
-    }
+  };
+  pack_rows(c, K, qw);
+  pack_rows(z, ng, qz);
   return {as_int32(qw, K, W), as_int32(qz, ng, W), q.scales.t().to(at::kHalf).contiguous()};
 }
 

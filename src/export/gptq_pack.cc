@@ -52,11 +52,14 @@ GptqTensors gptq_pack(const IntegerLinear& q, GptqZeros zeros) {
   const at::Tensor codes = q.codes.contiguous(), zs = q.zeros.contiguous();
   const uint8_t* c = codes.data_ptr<uint8_t>();
   const uint8_t* z = zs.data_ptr<uint8_t>();
-  at::Tensor qweight = at::zeros({R, N}, at::kInt), qzeros = at::zeros({ng, Wz}, at::kInt);
-  uint32_t* qw = reinterpret_cast<uint32_t*>(qweight.data_ptr<int32_t>());
+  // Each output's words are packed contiguously ([N, R]) and transposed once: writing qweight [R, N] column by column
+  // directly would touch a new cache line per word.
+  at::Tensor qweight_t = at::zeros({N, R}, at::kInt), qzeros = at::zeros({ng, Wz}, at::kInt);
+  uint32_t* qw = reinterpret_cast<uint32_t*>(qweight_t.data_ptr<int32_t>());
   uint32_t* qz = reinterpret_cast<uint32_t*>(qzeros.data_ptr<int32_t>());
   for (int64_t n = 0; n < N; ++n)
-    for (int64_t k = 0; k < K; ++k) put_bits(qw + n, N, k, b, static_cast<uint32_t>(c[n * K + k]) & mask);
+    for (int64_t k = 0; k < K; ++k) put_bits(qw + n * R, 1, k, b, static_cast<uint32_t>(c[n * K + k]) & mask);
+  const at::Tensor qweight = qweight_t.t().contiguous();
   for (int64_t g = 0; g < ng; ++g)
     for (int64_t n = 0; n < N; ++n) {
       uint32_t v = z[n * ng + g];

@@ -80,7 +80,8 @@ TEST(StagedRun, StepOneFollowsTheModelAndCalibrationText) {
   const std::string text = test::data_path("eval/tinystories/tinystories_valid_first1000.txt");
   auto plan = [&](const std::string& extra) {
     auto r = test::run_ptq("run --config " + cfg + " --set model.path=" + model + " --set calib.name=text" +
-                           " --set calib.path=" + text + " --set calib.first_doc=0 --set calib.last_doc=-1" + extra +
+                           " --set calib.path=" + text + " --set calib.preproc=random_windows" +
+                           " --set calib.first_doc=0 --set calib.last_doc=-1" + extra +
                            " --dry-run --json");
     EXPECT_EQ(r.exit_code, 0) << r.err;
     return last_json_line(r.out)["config"]["step_1"]["config"];
@@ -90,6 +91,7 @@ TEST(StagedRun, StepOneFollowsTheModelAndCalibrationText) {
   EXPECT_EQ(follows["calib"]["name"], "text");
   EXPECT_EQ(follows["calib"]["path"], text);
   EXPECT_EQ(follows["calib"]["last_doc"], -1);
+  EXPECT_EQ(follows["calib"]["preproc"], "random_windows");  // step_1_awq.yml's txt_general_preproc needs documents
   EXPECT_EQ(follows["calib"]["bs"], -1);  // step 1's own batching (AWQ: one batch) stays
   const nlohmann::json own = plan(" --set ptq.step_1.same_model=false --set ptq.step_1.same_calib_data=false");
   EXPECT_EQ(own["model"]["path"], "../shared/data/models/stories260K-hf");  // as step_1_awq.yml says
