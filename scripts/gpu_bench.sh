@@ -10,19 +10,21 @@
 #   4. ppl-eval throughput and the same methods on ptq's default model (results/models/default, carried along), w4g64
 #   5. results/gpu/report.md (scripts/tables/format_gpu_report.py)
 # Usage (on the GPU machine, after scripts/build_cuda.sh): scripts/gpu_bench.sh [OUT_DIR (default results/gpu)]
-# Environment: PTQ_BUILD_DIR (build-cuda), PTQ_DATA_DIR (deps/bundle/data when present, else ../shared/data),
+# Environment: PTQ_BUILD_DIR (build-cuda), PTQ_DATA_DIR (../shared/data when present, else deps/bundle/data),
 #   PTQ_GPU_DEVICE (cuda), PTQ_GPU_LAYERS (4), PTQ_GPU_MODEL_ARGS (ptq random-model size options; default
 #   "--shape llama2-7b --layers $PTQ_GPU_LAYERS"), PTQ_GPU_SAMPLES (128), PTQ_GPU_SEQ (2048), PTQ_GPU_METHODS
 #   ("rtn gptq awq omniquant"), PTQ_PEAK_TFLOPS (the GPU's dense fp16 peak for MFU; 989.4 is set for H100/H200),
-#   PTQ_GPU_SKIP (sections to skip: mfu,methods,default).
-# A CPU smoke run (what the tests of this script do): PTQ_GPU_DEVICE=cpu PTQ_BUILD_DIR=build PTQ_GPU_MODEL_ARGS=...
+#   PTQ_GPU_SKIP (sections to skip: mfu,methods,default), PTQ_GPU_MFU_ARGS (more bench_eval_mfu flags),
+#   PTQ_GPU_DEFAULT_MODEL (results/models/default), PTQ_GPU_DEFAULT_CALIB / PTQ_GPU_DEFAULT_EVAL (its data/calib.txt
+#   and data/valid.txt), PTQ_GPU_DEFAULT_SAMPLES (16), PTQ_GPU_DEFAULT_SEQ (256).
+# A CPU smoke run of every section with small sizes is tests/integration/gpu_bench_smoke_test.sh (ctest).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
-BUILD=${PTQ_BUILD_DIR:-build-cuda}
-BIN=$ROOT/$BUILD/ptq
+BUILD=$(realpath -m "${PTQ_BUILD_DIR:-build-cuda}")
+BIN=$BUILD/ptq
 if [ -z "${PTQ_DATA_DIR:-}" ]; then
-  if [ -d deps/bundle/data ]; then PTQ_DATA_DIR=$ROOT/deps/bundle/data; else PTQ_DATA_DIR=$ROOT/../shared/data; fi
+  if [ -d ../shared/data ]; then PTQ_DATA_DIR=$ROOT/../shared/data; else PTQ_DATA_DIR=$ROOT/deps/bundle/data; fi
 fi
 export PTQ_DATA_DIR
 OUT=${1:-results/gpu}
@@ -87,20 +89,24 @@ run_methods() {  # run_methods NAME MODEL_DIR GROUP SAMPLES SEQ CALIB_TEXT EVAL_
 if [[ $SKIP != *,methods,* ]]; then
   say "random model: $MODEL_ARGS, float16"
   # shellcheck disable=SC2086
-  "$BIN" random-model --out "$WORK/l7b" $MODEL_ARGS --dtype float16 --tokenizer "$TOKENIZER" >/dev/null
+  "$BIN" random-model --out "$WORK/l7b" $MODEL_ARGS --dtype float16 --tokenizer "$TOKENIZER" --json \
+    | tail -1 >"$OUT/raw/random_model.json"
   run_methods llama2_7b_shape "$WORK/l7b" 128 "$SAMPLES" "$SEQ" "$CALIB" "$CALIB"
   rm -rf "$WORK/l7b"
 fi
 
 if [[ $SKIP != *,default,* ]]; then
-  if [ -f results/models/default/config.json ]; then
-    dm=$ROOT/results/models/default
+  dm=$(realpath -m "${PTQ_GPU_DEFAULT_MODEL:-results/models/default}")
+  if [ -f "$dm/config.json" ]; then
+    dcal=${PTQ_GPU_DEFAULT_CALIB:-$dm/data/calib.txt}
+    dval=${PTQ_GPU_DEFAULT_EVAL:-$dm/data/valid.txt}
+    dseq=${PTQ_GPU_DEFAULT_SEQ:-256}
     say "default model: eval throughput ($DEV)"
-    "$BIN" eval --model "$dm" --dataset text --data-path "$dm/data/valid.txt" --seq-len 256 --batch-size 8 \
+    "$BIN" eval --model "$dm" --dataset text --data-path "$dval" --seq-len "$dseq" --batch-size 8 \
       --device "$DEV" --json | tail -1 >"$OUT/raw/default_eval.json"
-    run_methods default_model "$dm" 64 16 256 "$dm/data/calib.txt" "$dm/data/valid.txt"
+    run_methods default_model "$dm" 64 "${PTQ_GPU_DEFAULT_SAMPLES:-16}" "$dseq" "$dcal" "$dval"
   else
-    say "default model: results/models/default missing (train it with ptq train, or carry it); skipped"
+    say "default model: $dm missing (train it with ptq train, or carry it); skipped"
   fi
 fi
 

@@ -42,8 +42,8 @@ if os.path.exists(db):
                                           (row[0],)):
             c = json.loads(counters)
             peak = f"{c['mfu_vs_peak']:.3f}" if "mfu_vs_peak" in c else "-"
-            lines.append(f"| {name} | {c['parameters'] / 1e9:.2f} B | {c['tokens_per_s']:.0f} | {c['TFLOP/s']:.1f} | "
-                         f"{c['gemm_TFLOP/s']:.1f} | {c['mfu_vs_gemm']:.3f} | {peak} |")
+            lines.append(f"| {name} | {c['parameters'] / 1e9:.2f} B | {c['tokens_per_s']:.0f} | {c['TFLOP/s']:.3g} | "
+                         f"{c['gemm_TFLOP/s']:.3g} | {c['mfu_vs_gemm']:.3f} | {peak} |")
         lines.append("")
 
 
@@ -52,7 +52,8 @@ def method_table(recs, title, blocks_full):
         return []
     lay = recs[0]["config"]
     t = [f"## {title}", "",
-         "| method | scheme | quantize s | s per block | total s | peak GPU memory | peak host RSS | ppl (fake quant) |"
+         "| method | scheme | quantize s | s per block | total s | peak GPU memory | peak host RSS | ppl (fake quant, "
+         "8 windows) |"
          + (" minutes for 32 blocks |" if blocks_full else ""),
          "|---|---|---|---|---|---|---|---|" + ("---|" if blocks_full else "")]
     for r in recs:
@@ -68,16 +69,25 @@ def method_table(recs, title, blocks_full):
             else:
                 note = f" {full:.1f} |"
         mem = r.get("memory", {})
+        gpu_mem = (f"{mem['peak_device_bytes'] / 2**30:.2f} GiB" if mem.get("device", "cpu") != "cpu"
+                   and "peak_device_bytes" in mem else "-")
         ppl = next((e["ppl"] for e in r["evals"] if e.get("pos") == "fake_quant"), float("nan"))
         t.append(f"| {r['method']} | {r['quant']['scheme']} | {q:.1f} | {per:.2f} | {r['timings']['total']:.1f} | "
-                 f"{mem.get('peak_device_bytes', 0) / 2**30:.2f} GiB | {mem.get('peak_rss_bytes', 0) / 2**30:.2f} GiB | "
+                 f"{gpu_mem} | {mem.get('peak_rss_bytes', 0) / 2**30:.2f} GiB | "
                  f"{ppl:.4g} |{note}")
     return t + [""]
 
 
+rm = load("random_model.json")
+shape = "the Llama-2-7B shape"
+if rm:
+    c = rm["config"]
+    shape = (f"a random Llama (hidden {c['hidden_size']}, intermediate {c['intermediate_size']}, "
+             f"{c['num_hidden_layers']} layers, {c['num_attention_heads']}/{c['num_key_value_heads']} heads, vocab "
+             f"{c['vocab_size']}, {rm['parameters'] / 1e6:.1f} M parameters, {c['torch_dtype']})")
 lines += method_table(records("llama2_7b_shape.jsonl"),
-                      "Methods on the Llama-2-7B shape (random weights: times and memory only; ppl is near the "
-                      "vocabulary size by construction)", 32)
+                      f"Methods on {shape} (random weights: times and memory only; ppl is near the vocabulary size by "
+                      "construction)", 32)
 de = load("default_eval.json")
 if de:
     lines += ["## The default model", "", f"`ptq eval` on its held-out split: {de['tokens_per_second']:.0f} tokens/s "
