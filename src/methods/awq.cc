@@ -291,8 +291,12 @@ class Awq : public Method {
       const double r = k / 20.0;
       at::Tensor s = opt_.trans_version == "v1" ? (x_mean.pow(r) / w_mean.pow(1 - r)).clamp_min(1e-4)
                                                 : x_mean.pow(r).clamp_min(1e-4);
-      s = s / (s.max() * s.min()).sqrt();
-      if (at::isfinite(s).all().item<bool>()) cand[k] = s;
+      cand[k] = s / (s.max() * s.min()).sqrt();
+    }
+    {  // finiteness of all 20 read back at once (one synchronisation on a GPU, not 20)
+      const at::Tensor finite = at::isfinite(at::stack(cand)).all(1).cpu();
+      for (int k = 0; k < 20; ++k)
+        if (!finite[k].item<bool>()) cand[k] = at::Tensor();
     }
     std::vector<double> loss(20, std::numeric_limits<double>::infinity());
     auto frac = [&](const at::Tensor& x) {
@@ -325,7 +329,8 @@ class Awq : public Method {
           at::Tensor out = batched(x_in, wr).to(at::kFloat);
           acc += frac(xs[c]) * (out - refs[c].unsqueeze(0)).pow(2).mean({1, 2, 3}).to(at::kDouble);
         }
-        for (int64_t i = 0; i < S.size(0); ++i) loss[valid[c0 + i]] = acc[i].item<double>();
+        const at::Tensor acc_host = acc.cpu();  // one copy per chunk of ratios
+        for (int64_t i = 0; i < S.size(0); ++i) loss[valid[c0 + i]] = acc_host[i].item<double>();
       }
     } else {
       for (int k = 0; k < 20; ++k) {

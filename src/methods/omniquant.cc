@@ -53,6 +53,13 @@ namespace ptq {
 
 namespace {
 
+// Scalars (each a 0-dim tensor on any device, any floating dtype) as doubles, with one device-to-host copy.
+std::vector<double> host_values(const std::vector<at::Tensor>& scalars) {
+  if (scalars.empty()) return {};
+  const at::Tensor h = at::stack(scalars).to(at::kCPU, at::kDouble).contiguous();
+  return std::vector<double>(h.data_ptr<double>(), h.data_ptr<double>() + h.numel());
+}
+
 struct OmniOptions {
   bool lwc = true, let = false;
   double lwc_lr = 1e-2, let_lr = 5e-3, wd = 0, alpha = 0.5;
@@ -302,12 +309,18 @@ class OmniQuant : public Method {
 
     nlohmann::json note = nlohmann::json::object();
     std::vector<double> epoch_loss;
-    double loss_init = 0;
-    {
+    // Mean loss over the batches with the current parameters: the per-batch losses stay on the device and come back
+    // in one copy (one synchronisation per pass instead of one per batch), summed in double on the host in batch
+    // order, as before.
+    auto mean_loss = [&] {
       at::NoGradGuard no_grad;
-      for (size_t i = 0; i < xq.size(); ++i) loss_init += step_loss(i).item<double>();
-      loss_init /= static_cast<double>(xq.size());
-    }
+      std::vector<at::Tensor> ls;
+      for (size_t i = 0; i < xq.size(); ++i) ls.push_back(step_loss(i));
+      double sum = 0;
+      for (double v : host_values(ls)) sum += v;
+      return sum / static_cast<double>(xq.size());
+    };
+    const double loss_init = mean_loss();
     const bool trainable = !groups.empty() && opt_.epochs > 0;
     std::vector<at::Tensor> all = lwc_params;
     all.insert(all.end(), let_params.begin(), let_params.end());
@@ -327,20 +340,27 @@ class OmniQuant : public Method {
       at::AutoGradMode grad(true);
       torch::optim::AdamW optim(std::move(groups), torch::optim::AdamWOptions(opt_.lwc_lr).weight_decay(opt_.wd));
       for (int64_t e = 0; e < opt_.epochs; ++e) {
-        double sum = 0;
-        bool finite = true;
+        // The losses are read back once per epoch, not per step (a per-step read would stall the GPU's queue every
+        // step). A non-finite loss is found then: the steps after it in that epoch ran on non-finite gradients,
+        // which changes nothing deployed, because that epoch is discarded and the parameters restored (below) to
+        // the same fallback as when training stopped at the bad step.
+        std::vector<at::Tensor> ls;
         for (size_t i = 0; i < xq.size(); ++i) {
           at::Tensor loss = step_loss(i);
-          const double v = loss.item<double>();
-          if (!std::isfinite(v)) {
-            note["nan_stop"] = {{"epoch", e + 1}, {"batch", i}, {"loss", std::isnan(v) ? "nan" : "inf"}};
-            finite = false;
-            break;
-          }
           optim.zero_grad();
           loss.backward();
           optim.step();
-          sum += v;
+          ls.push_back(loss.detach());
+        }
+        const std::vector<double> vs = host_values(ls);
+        double sum = 0;
+        bool finite = true;
+        for (size_t i = 0; i < vs.size() && finite; ++i) {
+          if (!std::isfinite(vs[i])) {
+            note["nan_stop"] = {{"epoch", e + 1}, {"batch", i}, {"loss", std::isnan(vs[i]) ? "nan" : "inf"}};
+            finite = false;
+          }
+          sum += vs[i];
         }
         if (!finite) {
           restore(best);
@@ -359,12 +379,6 @@ class OmniQuant : public Method {
     }
 
     double loss_final = loss_init;
-    auto mean_loss = [&] {
-      at::NoGradGuard no_grad;
-      double sum = 0;
-      for (size_t i = 0; i < xq.size(); ++i) sum += step_loss(i).item<double>();
-      return sum / static_cast<double>(xq.size());
-    };
     if (trainable) loss_final = mean_loss();
     // Divergence guard (decision #15, continued): learned parameters that leave the block worse than it started
     // (final loss above the initial one, or not finite; e.g. a learning rate far too large) are not deployed. The
