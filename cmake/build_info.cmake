@@ -3,7 +3,12 @@
 execute_process(COMMAND git -C "${SRC}" rev-parse --short=12 HEAD OUTPUT_VARIABLE sha
                 OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET RESULT_VARIABLE rc)
 if(NOT rc EQUAL 0 OR sha STREQUAL "")
-  set(sha "unknown")
+  # A copy of the tree without .git (the GPU machines get one): the commit as the caller names it, else unknown.
+  if(DEFINED ENV{PTQ_GIT_SHA} AND NOT "$ENV{PTQ_GIT_SHA}" STREQUAL "")
+    set(sha "$ENV{PTQ_GIT_SHA}")
+  else()
+    set(sha "unknown")
+  endif()
 endif()
 execute_process(COMMAND git -C "${SRC}" status --porcelain --untracked-files=no OUTPUT_VARIABLE dirty
                 OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
