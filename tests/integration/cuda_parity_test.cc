@@ -10,7 +10,6 @@
 
 #include "core/device.h"
 #include "methods/method.h"
-#include "data/eval_text.h"
 #include "eval/perplexity.h"
 #include "model/loaded_model.h"
 #include "pipeline/pipeline.h"
@@ -20,25 +19,11 @@
 namespace ptq {
 namespace {
 
-struct Setup {
-  std::vector<int32_t> eval_ids;
-  PerplexityOptions popt;
-};
-
-const Setup& setup() {
-  static const Setup s = [] {
-    Setup x;
-    LoadedModel m = load_model(test::data_path("models/stories260K-hf"));
-    EvalTextOptions eo;
-    eo.first_story = 0;
-    eo.last_story = 499;
-    const EvalText text = load_eval_text("tinystories", eo);
-    x.eval_ids = perplexity_tokens(*m.tokenizer, text.text, false);
-    x.popt.seq_len = 256;
-    x.popt.max_windows = 8;
-    return x;
-  }();
-  return s;
+PerplexityOptions eval_options() {
+  PerplexityOptions o;
+  o.seq_len = 256;
+  o.max_windows = 8;
+  return o;
 }
 
 double quantized_ppl(const MethodInfo& info, const char* scheme, const std::string& device) {
@@ -49,7 +34,7 @@ double quantized_ppl(const MethodInfo& info, const char* scheme, const std::stri
   for (auto& c : calib) c = c.to(lo.device);
   auto method = info.make({});
   run_pipeline(*m.model, calib, *method, QuantScheme::parse(scheme));
-  return perplexity(m.model, setup().eval_ids, setup().popt).ppl;
+  return perplexity(m.model, test::stories_eval_ids(), eval_options()).ppl;
 }
 
 TEST(CudaParity, FpPerplexityMatches_CUDA) {
@@ -57,8 +42,8 @@ TEST(CudaParity, FpPerplexityMatches_CUDA) {
   LoadOptions lo;
   lo.device = resolve_device("cuda");
   LoadedModel g = load_model(test::data_path("models/stories260K-hf"), "", lo);
-  const double pc = perplexity(c.model, setup().eval_ids, setup().popt).ppl;
-  const double pg = perplexity(g.model, setup().eval_ids, setup().popt).ppl;
+  const double pc = perplexity(c.model, test::stories_eval_ids(), eval_options()).ppl;
+  const double pg = perplexity(g.model, test::stories_eval_ids(), eval_options()).ppl;
   EXPECT_NEAR(pg / pc, 1.0, 1e-5) << pc << " vs " << pg;
 }
 
@@ -92,7 +77,7 @@ TEST(CudaParity, OffloadedBlocksMatchTheModelOnTheGpu_CUDA) {
       EXPECT_TRUE(p.is_pinned()) << id;
     }
     m.model->to(resolve_device("cuda"));
-    const double offloaded = perplexity(m.model, setup().eval_ids, setup().popt).ppl;
+    const double offloaded = perplexity(m.model, test::stories_eval_ids(), eval_options()).ppl;
     EXPECT_NEAR(offloaded / on_gpu, 1.0, 1e-6) << id << ": " << offloaded << " vs " << on_gpu;
   }
 }

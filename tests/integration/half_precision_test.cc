@@ -12,7 +12,6 @@
 #include <string>
 
 #include "core/device.h"
-#include "data/eval_text.h"
 #include "eval/perplexity.h"
 #include "methods/gptq_solver.h"
 #include "methods/method.h"
@@ -24,24 +23,11 @@
 namespace ptq {
 namespace {
 
-struct Eval {
-  std::vector<int32_t> ids;
-  PerplexityOptions popt;
-};
-
-const Eval& eval_set() {
-  static const Eval e = [] {
-    Eval x;
-    LoadedModel m = load_model(test::data_path("models/stories260K-hf"));
-    EvalTextOptions eo;
-    eo.first_story = 0;
-    eo.last_story = 499;
-    x.ids = perplexity_tokens(*m.tokenizer, load_eval_text("tinystories", eo).text, false);
-    x.popt.seq_len = 256;
-    x.popt.max_windows = 8;
-    return x;
-  }();
-  return e;
+PerplexityOptions eval_options() {
+  PerplexityOptions o;
+  o.seq_len = 256;
+  o.max_windows = 8;
+  return o;
 }
 
 // Fake-quant perplexity of `info` (its defaults plus `params`) on stories260K in `dtype` on `device`; 8 calibration
@@ -57,7 +43,7 @@ double quantized_ppl(const MethodInfo& info, at::ScalarType dtype, const std::st
   auto method = info.make(params);
   run_pipeline(*m.model, calib, *method, QuantScheme::parse(scheme));
   for (const auto& p : m.model->parameters()) EXPECT_EQ(p.scalar_type(), dtype) << info.id;
-  return perplexity(m.model, eval_set().ids, eval_set().popt).ppl;
+  return perplexity(m.model, test::stories_eval_ids(), eval_options()).ppl;
 }
 
 constexpr double kTolerance = 0.02;  // relative, half vs float32 quantized perplexity

@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "data/eval_text.h"
+#include "eval/perplexity.h"
 #include "support/test_data.h"
 
 namespace ptq::test {
@@ -39,6 +40,17 @@ std::vector<at::Tensor> tinystories_windows(const Tokenizer& tok, int64_t n, int
   std::vector<at::Tensor> out;
   for (int64_t i = 0; i < n; ++i) out.push_back(all.narrow(0, i * len, len).unsqueeze(0));
   return out;
+}
+
+const std::vector<int32_t>& stories_eval_ids() {
+  static const std::vector<int32_t> ids = [] {
+    LoadedModel m = load_stories("hf");
+    EvalTextOptions eo;
+    eo.first_story = 0;
+    eo.last_story = 499;
+    return perplexity_tokens(*m.tokenizer, load_eval_text("tinystories", eo).text, false);
+  }();
+  return ids;
 }
 
 }  // namespace ptq::test

@@ -22,5 +22,8 @@ LoadedModel load_stories(const std::string& form);
 // n consecutive windows of len tokens from the encoded TinyStories stories first..last (calibration data disjoint
 // from the evaluation stories 0..499), as int64 [1, len] batches. Fails the test when the stories are too short.
 std::vector<at::Tensor> tinystories_windows(const Tokenizer& tok, int64_t n, int64_t len, int64_t first, int64_t last);
+// The evaluation stories 0..499 encoded for perplexity by stories260K-hf's tokenizer (no BOS; computed once), as the
+// CPU/GPU parity and half-precision tests score every quantized model.
+const std::vector<int32_t>& stories_eval_ids();
 
 }  // namespace ptq::test
