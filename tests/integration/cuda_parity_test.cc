@@ -19,13 +19,6 @@
 namespace ptq {
 namespace {
 
-PerplexityOptions eval_options() {
-  PerplexityOptions o;
-  o.seq_len = 256;
-  o.max_windows = 8;
-  return o;
-}
-
 double quantized_ppl(const MethodInfo& info, const char* scheme, const std::string& device) {
   LoadOptions lo;
   lo.device = resolve_device(device);
@@ -34,7 +27,7 @@ double quantized_ppl(const MethodInfo& info, const char* scheme, const std::stri
   for (auto& c : calib) c = c.to(lo.device);
   auto method = info.make({});
   run_pipeline(*m.model, calib, *method, QuantScheme::parse(scheme));
-  return perplexity(m.model, test::stories_eval_ids(), eval_options()).ppl;
+  return perplexity(m.model, test::stories_eval_ids(), test::stories_eval_options()).ppl;
 }
 
 TEST(CudaParity, FpPerplexityMatches_CUDA) {
@@ -42,8 +35,8 @@ TEST(CudaParity, FpPerplexityMatches_CUDA) {
   LoadOptions lo;
   lo.device = resolve_device("cuda");
   LoadedModel g = load_model(test::data_path("models/stories260K-hf"), "", lo);
-  const double pc = perplexity(c.model, test::stories_eval_ids(), eval_options()).ppl;
-  const double pg = perplexity(g.model, test::stories_eval_ids(), eval_options()).ppl;
+  const double pc = perplexity(c.model, test::stories_eval_ids(), test::stories_eval_options()).ppl;
+  const double pg = perplexity(g.model, test::stories_eval_ids(), test::stories_eval_options()).ppl;
   EXPECT_NEAR(pg / pc, 1.0, 1e-5) << pc << " vs " << pg;
 }
 
@@ -77,7 +70,7 @@ TEST(CudaParity, OffloadedBlocksMatchTheModelOnTheGpu_CUDA) {
       EXPECT_TRUE(p.is_pinned()) << id;
     }
     m.model->to(resolve_device("cuda"));
-    const double offloaded = perplexity(m.model, test::stories_eval_ids(), eval_options()).ppl;
+    const double offloaded = perplexity(m.model, test::stories_eval_ids(), test::stories_eval_options()).ppl;
     EXPECT_NEAR(offloaded / on_gpu, 1.0, 1e-6) << id << ": " << offloaded << " vs " << on_gpu;
   }
 }

@@ -23,13 +23,6 @@
 namespace ptq {
 namespace {
 
-PerplexityOptions eval_options() {
-  PerplexityOptions o;
-  o.seq_len = 256;
-  o.max_windows = 8;
-  return o;
-}
-
 // Fake-quant perplexity of `info` (its defaults plus `params`) on stories260K in `dtype` on `device`; 8 calibration
 // windows of 128 tokens from stories 500..540. Checks that the quantized model kept its dtype.
 double quantized_ppl(const MethodInfo& info, at::ScalarType dtype, const std::string& device, const char* scheme,
@@ -43,7 +36,7 @@ double quantized_ppl(const MethodInfo& info, at::ScalarType dtype, const std::st
   auto method = info.make(params);
   run_pipeline(*m.model, calib, *method, QuantScheme::parse(scheme));
   for (const auto& p : m.model->parameters()) EXPECT_EQ(p.scalar_type(), dtype) << info.id;
-  return perplexity(m.model, test::stories_eval_ids(), eval_options()).ppl;
+  return perplexity(m.model, test::stories_eval_ids(), test::stories_eval_options()).ppl;
 }
 
 constexpr double kTolerance = 0.02;  // relative, half vs float32 quantized perplexity

@@ -6,7 +6,6 @@
 #include <fstream>
 
 #include "data/eval_text.h"
-#include "eval/perplexity.h"
 #include "support/test_data.h"
 
 namespace ptq::test {
@@ -51,6 +50,13 @@ const std::vector<int32_t>& stories_eval_ids() {
     return perplexity_tokens(*m.tokenizer, load_eval_text("tinystories", eo).text, false);
   }();
   return ids;
+}
+
+PerplexityOptions stories_eval_options() {
+  PerplexityOptions o;
+  o.seq_len = 256;
+  o.max_windows = 8;
+  return o;
 }
 
 }  // namespace ptq::test

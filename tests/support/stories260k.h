@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "eval/perplexity.h"
 #include "model/loaded_model.h"
 
 namespace ptq::test {
@@ -25,5 +26,7 @@ std::vector<at::Tensor> tinystories_windows(const Tokenizer& tok, int64_t n, int
 // The evaluation stories 0..499 encoded for perplexity by stories260K-hf's tokenizer (no BOS; computed once), as the
 // CPU/GPU parity and half-precision tests score every quantized model.
 const std::vector<int32_t>& stories_eval_ids();
+// How those tests score them: 8 non-overlapping windows of 256 tokens.
+PerplexityOptions stories_eval_options();
 
 }  // namespace ptq::test
