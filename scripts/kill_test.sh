@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Crash and resume: runs a small matrix on stories260K (RTN, GPTQ, AWQ and an AWQ -> OmniQuant cell whose step 1 is
-# cached as an artifact), kills it with SIGKILL at a random moment (every third trial: while the step-1 cache folder
-# is being written), reruns it to completion, and checks:
+# cached as an artifact), kills it with SIGKILL after a random number of finished cells plus a random delay (every
+# third trial: while the step-1 cache folder is being written), reruns it to completion, and checks:
 #   - every cell finished exactly once (one row per run_key, all 'finished'); cells finished before the kill were not
 #     recomputed (same finished_at); every result equals the uninterrupted reference run's (same perplexities)
 #   - the store passes PRAGMA integrity_check and the store's own invariants (no orphan rows)
@@ -138,19 +138,58 @@ t0=$(date +%s.%N)
 "$BIN" run "$WORK/ref/m.yaml" --db "$WORK/ref/ptq.db" >"$WORK/ref/log" 2>&1 || { cat "$WORK/ref/log"; exit 1; }
 full=$(python3 -c "import sys; print(round(float(sys.argv[2]) - float(sys.argv[1]), 2))" "$t0" "$(date +%s.%N)")
 check_store "$WORK/ref/ptq.db" "$WORK/ref" - - >/dev/null
-# Kill moments: uniform over the first 85% of an uninterrupted run (a loaded machine runs slower or faster than the
-# reference; past ~85% most kills would land after the last cell).
-span=$(python3 -c "import sys; print(round(0.85 * float(sys.argv[1]), 2))" "$full")
-echo "kill_test: uninterrupted run ${full} s; ${TRIALS} trial(s): SIGKILL uniformly in [0, ${span}] s, every third" \
-  "trial inside the step-1 cache write"
+# Kill moments follow progress, not the clock (a loaded machine runs slower than the reference, so wall-time moments
+# clustered in the first cells): each random trial picks N in 0..5 cells to let finish, waits until the store shows
+# N finished runs, then waits a random part (up to 90%) of cell N+1's time in the reference run, so the kill lands
+# inside any of the 6 cells.
+cells=$(python3 - "$WORK/ref/ptq.db" <<'PY'
+import sqlite3, sys
+q = "SELECT t.seconds FROM runs r JOIN timings t ON t.run_id = r.id WHERE t.stage = 'total' ORDER BY r.id"
+print(" ".join(f"{s:.2f}" for (s,) in sqlite3.connect(sys.argv[1]).execute(q)))
+PY
+)
+echo "kill_test: uninterrupted run ${full} s (cells: ${cells} s); ${TRIALS} trial(s): SIGKILL after N (random in" \
+  "0..5) finished cells plus a random part of the next cell; every third trial inside the step-1 cache write"
+
+# kill_after_cells PID DB N DELAY: waits (polling the store every 20 ms) until DB has N finished runs, then DELAY
+# seconds, then SIGKILLs PID; returns early if PID ends. Prints the seconds from its start to the kill.
+kill_after_cells() {
+  python3 - "$@" <<'PY'
+import os, signal, sqlite3, sys, time
+pid, db, n, delay = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+t0 = time.monotonic()
+def alive():  # the shell reaps ptq only after this returns: an ended ptq is a zombie ('Z') until then
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+def finished():
+    if not os.path.exists(db):
+        return 0
+    try:
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=0.05)
+        return con.execute("SELECT COUNT(*) FROM runs WHERE status = 'finished'").fetchone()[0]
+    except sqlite3.Error:
+        return 0  # schema not there yet, or busy
+while alive() and finished() < n and time.monotonic() - t0 < 300:
+    time.sleep(0.02)
+time.sleep(delay)
+try:
+    os.kill(pid, signal.SIGKILL)
+except ProcessLookupError:
+    pass
+print(round(time.monotonic() - t0, 2))
+PY
+}
 
 failures=0
 for ((t = 1; t <= TRIALS; t++)); do
   d="$WORK/t$t"
   mkdir -p "$d"
   write_matrix "$d"
-  delay=$(python3 -c "import random, sys; random.seed(int(sys.argv[1]))
-print(round(random.uniform(0, float(sys.argv[2])), 2))" "$RANDOM" "$span")
+  read -r target frac < <(python3 -c "import random, sys; random.seed(int(sys.argv[1])); n = random.randint(0, 5)
+print(n, round(random.uniform(0, 0.9) * float(sys.argv[2:][n]), 2))" "$RANDOM" $cells)
   "$BIN" run "$d/m.yaml" --db "$d/ptq.db" >"$d/first.log" 2>&1 &
   pid=$!
   if ((t % 3 == 0)); then
@@ -165,8 +204,8 @@ print(round(random.uniform(0, float(sys.argv[2])), 2))" "$RANDOM" "$span")
     delay=$(python3 -c "import sys; print(round((int(sys.argv[2]) - int(sys.argv[1])) / 1e6, 2))" "$start" \
       "${EPOCHREALTIME/./}")
   else
-    how="at random"
-    sleep "$delay"
+    how="after ${target} cell(s) + ${frac} s"
+    delay=$(kill_after_cells "$pid" "$d/ptq.db" "$target" "$frac")
   fi
   kill -KILL "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
