@@ -58,21 +58,9 @@ step() { step_start=$(date +%s); echo "== bundle: $1"; }
 step_done() { echo "   ($(( $(date +%s) - step_start )) s)"; }
 
 step "Debian packages"
-missing=()
-for entry in "${LIBRARY_PACKAGES[@]}"; do p=${entry%%|*}
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-for p in "${TOOL_PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  echo "   installing: ${missing[*]}"
-  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
-else
-  echo "   all present"
-fi
+debian_packages=()
+for entry in "${LIBRARY_PACKAGES[@]}"; do debian_packages+=("${entry%%|*}"); done
+scripts/install_debian_packages.sh "${debian_packages[@]}" "${TOOL_PACKAGES[@]}"
 step_done
 
 # Built next to DIR and renamed at the end, so an interrupted run never leaves a half bundle that looks complete.

@@ -29,18 +29,7 @@ step() { step_start=$(date +%s); echo "== setup: $1"; }
 step_done() { echo "   ($(( $(date +%s) - step_start )) s)"; }
 
 step "Debian packages"
-missing=()
-for p in "${DEBIAN_PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  echo "   installing: ${missing[*]}"
-  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
-else
-  echo "   all present"
-fi
+scripts/install_debian_packages.sh "${DEBIAN_PACKAGES[@]}"
 step_done
 
 step "LibTorch (torch wheel in .venv)"
