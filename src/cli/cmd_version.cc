@@ -10,8 +10,8 @@
 namespace ptq::cli {
 
 int cmd_version(const std::vector<std::string>& words) {
-  Args args("version", "Print the build commit, LibTorch version and CUDA support, BLAS, thread count and a measured\n"
-                       "fp32 GEMM rate (n x n times n x n on the CPU, best of 5 runs).",
+  Args args("version", "Print the build commit, LibTorch version and CUDA support, BLAS, thread count and OpenMP\n"
+                       "waiting policy, and a measured fp32 GEMM rate (n x n times n x n on the CPU, best of 5 runs).",
             {{"--json", "", "print one JSON object as the last line", ""},
              {"--gemm-size", "N", "matrix size of the GEMM measurement (0 skips it)", "1024"}});
   if (!args.parse(words)) return 0;
@@ -30,7 +30,12 @@ int cmd_version(const std::vector<std::string>& words) {
   fmt::print("LibTorch {} (built with CUDA: {}; CUDA available: {}, devices: {})\n", s.torch_version,
              s.torch_cuda ? "yes" : "no", s.cuda_available ? "yes" : "no", s.cuda_devices);
   fmt::print("BLAS {}\n", s.blas);
-  fmt::print("threads {}\n", s.threads);
+  fmt::print("threads {} ({})\n", s.threads, s.threads_source);
+  fmt::print("OpenMP waiting: {} ({})\n",
+             !s.omp_wait_policy.empty() ? "OMP_WAIT_POLICY=" + s.omp_wait_policy
+             : !s.gomp_spincount.empty() ? "GOMP_SPINCOUNT=" + s.gomp_spincount
+                                         : std::string("spin then sleep"),
+             s.wait_policy_source);
   if (n > 0) fmt::print("fp32 GEMM {}x{}: {:.1f} GFLOP/s\n", n, n, gflops);
   return 0;
 }

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "core/build_info.h"
+#include "core/threads.h"
 
 namespace ptq {
 
@@ -56,7 +57,12 @@ SystemInfo system_info() {
   s.cuda_devices = s.cuda_available ? static_cast<int>(torch::cuda::device_count()) : 0;
   if (s.cuda_devices > 0) s.cuda_device = cuda_device_name(at::Device(at::kCUDA, 0));
   s.blas = blas_from_config(at::show_config());
-  s.threads = at::get_num_threads();
+  const ThreadSettings t = thread_settings();
+  s.threads = t.threads;
+  s.threads_source = t.threads_source;
+  s.omp_wait_policy = t.omp_wait_policy;
+  s.gomp_spincount = t.gomp_spincount;
+  s.wait_policy_source = t.wait_policy_source;
   s.cpu_model = cpu_model_name();
   s.hardware_threads = static_cast<int>(std::thread::hardware_concurrency());
   return s;
@@ -95,8 +101,10 @@ nlohmann::json to_json(const SystemInfo& s) {
           {"torch_cuda", s.torch_cuda},         {"cuda_available", s.cuda_available},
           {"cuda_devices", s.cuda_devices},     {"cuda_device", s.cuda_device},
           {"blas", s.blas},
-          {"threads", s.threads},               {"cpu_model", s.cpu_model},
-          {"hardware_threads", s.hardware_threads}};
+          {"threads", s.threads},               {"threads_source", s.threads_source},
+          {"omp_wait_policy", s.omp_wait_policy}, {"gomp_spincount", s.gomp_spincount},
+          {"wait_policy_source", s.wait_policy_source},
+          {"cpu_model", s.cpu_model},           {"hardware_threads", s.hardware_threads}};
 }
 
 }  // namespace ptq

@@ -20,6 +20,10 @@ struct SystemInfo {
   std::string cuda_device;     // name of CUDA device 0 when present ("NVIDIA H200")
   std::string blas;            // BLAS backend as reported by LibTorch's build configuration, e.g. "mkl"
   int threads = 0;             // at::get_num_threads()
+  std::string threads_source;  // who chose `threads` (core/threads.h: explicit, OMP_NUM_THREADS, cpus, libtorch)
+  std::string omp_wait_policy;     // OMP_WAIT_POLICY in effect ("" when unset: libgomp's spin-then-sleep default)
+  std::string gomp_spincount;      // GOMP_SPINCOUNT in effect ("" when unset)
+  std::string wait_policy_source;  // "ptq default", "environment" or "libgomp default"
   std::string cpu_model;       // /proc/cpuinfo "model name" ("" when not readable)
   int hardware_threads = 0;    // std::thread::hardware_concurrency()
 };

@@ -427,6 +427,7 @@ RunConfig parse_run_config_node(const YAML::Node& root, const std::string& file)
   c.offload = p.get<std::string>("offload", "auto");
   PTQ_CHECK(c.offload == "auto" || c.offload == "blocks" || c.offload == "none",
             "{}: ptq.offload: '{}' is not one of auto (blocks on CUDA, none on the CPU), blocks, none", file, c.offload);
+  c.measure_errors = p.get<bool>("measure_errors", true);
   if (p.has("step_1")) {
     c.step_1 = read_step_one(p.sub("step_1"), file);
     RunConfig one = *c.step_1->config;
@@ -492,6 +493,7 @@ nlohmann::json RunConfig::to_json() const {
                       {"device", device}};
   // Offload changes where the arithmetic runs, not what it is; stored when set, so earlier run keys stay.
   if (offload != "auto") j["offload"] = offload;
+  if (!measure_errors) j["measure_errors"] = false;  // likewise: stored (and part of the run key) only when off
   if (calib)
     j["calib"] = {{"name", calib->dataset}, {"path", calib->path}, {"preproc", calib->preproc},
                   {"n_samples", calib->n_samples}, {"seq_len", calib->seq_len}, {"bs", calib->bs},

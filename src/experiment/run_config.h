@@ -14,7 +14,7 @@
 //          ptq additions: save_gptq (GPTQ checkpoint, gptq_quant_model/), gptq_version (v1: checkpoint_format "gptq",
 //          zeros minus one, the default; v2: "gptq_v2"), verify_export (default true: every export is verified
 //          against the fake-quant model before the run succeeds, src/export/verify_export.h)
-//   ptq:   threads, device, offload, step_1 {config, set, handover, cache_dir} (ptq's own section; step_1: StepOne below)
+//   ptq:   threads, device, offload, measure_errors, step_1 {config, set, handover, cache_dir} (ptq's own section; step_1: StepOne below)
 // Unknown keys are errors naming the file and the key path; `--set key.path=value` overrides apply before parsing.
 #pragma once
 
@@ -89,6 +89,9 @@ struct RunConfig {
   // ptq.offload: blocks (weights stay in host memory, pinned; one block at a time on the device for calibration, the
   // whole model moved there for each evaluation), none (the model lives on the device), auto (blocks on CUDA).
   std::string offload = "auto";
+  // ptq.measure_errors: per-linear and per-block errors of the quantized block (default true); false for speed runs
+  // (stored with the run; nothing else changes).
+  bool measure_errors = true;
   std::optional<StepOne> step_1;
 
   nlohmann::json to_json() const;  // the resolved configuration, stored with results

@@ -199,6 +199,7 @@ nlohmann::json execute_run(const RunConfig& cfg, const RunOptions& opt) {
   PipelineOptions po;
   po.quant_out = cfg.quant_out;
   po.keep_transformed = cfg.save_trans;
+  po.measure_errors = cfg.measure_errors;
   po.keep_codes = !targets.empty();
   if (offload) po.device = device;
   PipelineResult pr = run_pipeline(*m.model, batches, *method, cfg.scheme, po);
@@ -211,8 +212,12 @@ nlohmann::json execute_run(const RunConfig& cfg, const RunOptions& opt) {
     std::string worst_layer;
     for (const auto& e : pr.layer_errors)
       if (e.rel_output_error > worst) worst = e.rel_output_error, worst_layer = e.layer;
-    fmt::print("{} {}: {} layers in {:.2f} s; largest relative output error {:.4f} ({})\n", cfg.method,
-               cfg.scheme.name(), pr.layer_errors.size(), pr.seconds, worst, worst_layer);
+    if (cfg.measure_errors)
+      fmt::print("{} {}: {} layers in {:.2f} s; largest relative output error {:.4f} ({})\n", cfg.method,
+                 cfg.scheme.name(), pr.layer_errors.size(), pr.seconds, worst, worst_layer);
+    else
+      fmt::print("{} {}: quantized in {:.2f} s (errors not measured: ptq.measure_errors false)\n", cfg.method,
+                 cfg.scheme.name(), pr.seconds);
   }
 
   if (wants("fake_quant")) {

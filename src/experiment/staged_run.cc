@@ -23,6 +23,7 @@ std::string step_one_key(const StepOne& s) {
   j.erase("source");
   j.erase("eval");  // step 1 is run without evaluation: its eval settings do not change the artifacts
   j.erase("threads");
+  j.erase("measure_errors");  // bookkeeping only: the step-1 artifacts are the same
   const std::string text =
       fmt::format("ptq step_1\n{}\n{}\n{}", s.handover, build_info().git_commit, j.dump());
   return sha256_hex(text);

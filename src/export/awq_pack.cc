@@ -1,12 +1,15 @@
 #include "export/awq_pack.h"
 
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
 #include "core/error.h"
+#include "export/transpose_words.h"
 
 namespace ptq {
 
@@ -47,27 +50,30 @@ AwqTensors awq_gemm_pack(const IntegerLinear& q) {
   check_4bit(q, "GEMM");
   const int64_t N = q.out_features(), K = q.in_features(), ng = q.groups();
   PTQ_ASSERT(N % 8 == 0, "GEMM packs 8 outputs per word, N = {}", N);
-  // Input-major copies first ([K, N], [ng, N]): a word packs 8 neighbouring outputs of one input row, so the loop
-  // then reads memory in order; walking the [N, K] codes column-wise instead costs a cache miss per nibble (32x
-  // slower than GEMV packing at 4096 x 4096, bench_pack).
-  const at::Tensor codes = q.codes.t().contiguous(), zeros = q.zeros.t().contiguous();
-  const uint8_t* c = codes.data_ptr<uint8_t>();
-  const uint8_t* z = zeros.data_ptr<uint8_t>();
+  // Word (k, w) holds input k of the 8 outputs 8w.. (in kOrder). Packed output-major first, [W, K]: the loop over k
+  // reads 8 code rows and writes one word row in order (it vectorises), then the words are transposed once into
+  // [K, W]. Walking the [N, K] codes column-wise instead costs a cache miss per nibble.
+  const at::Tensor codes = q.codes.contiguous(), zeros = q.zeros.contiguous();
   const int64_t W = N / 8;
-  std::vector<uint32_t> qw(static_cast<size_t>(K * W)), qz(static_cast<size_t>(ng * W));
-  auto pack_rows = [&](const uint8_t* src, int64_t rows, std::vector<uint32_t>& out) {
-    for (int64_t r = 0; r < rows; ++r) {
-      const uint8_t* row = src + r * N;
-      for (int64_t w = 0; w < W; ++w) {
-        uint32_t word = 0;
-        for (int i = 0; i < 8; ++i) word |= (static_cast<uint32_t>(row[8 * w + kOrder[i]]) & 0xFu) << (4 * i);
-        out[static_cast<size_t>(r * W + w)] = word;
+  auto pack = [W](const uint8_t* src, int64_t L) {  // src [N, L] -> int32 [L, W]
+    at::Tensor packed = at::empty({W, L}, at::kInt), out = at::empty({L, W}, at::kInt);
+    uint32_t* o = reinterpret_cast<uint32_t*>(packed.data_ptr<int32_t>());
+    at::parallel_for(0, W, 8, [&](int64_t w0, int64_t w1) {
+      for (int64_t w = w0; w < w1; ++w) {
+        const uint8_t* __restrict r[8];
+        for (int i = 0; i < 8; ++i) r[i] = src + (8 * w + kOrder[i]) * L;
+        uint32_t* __restrict row = o + w * L;
+        for (int64_t k = 0; k < L; ++k)
+          row[k] = (r[0][k] & 0xFu) | (r[1][k] & 0xFu) << 4 | (r[2][k] & 0xFu) << 8 | (r[3][k] & 0xFu) << 12 |
+                   (r[4][k] & 0xFu) << 16 | (r[5][k] & 0xFu) << 20 | (r[6][k] & 0xFu) << 24 |
+                   static_cast<uint32_t>(r[7][k] & 0xFu) << 28;
       }
-    }
+    });
+    transpose_words(o, W, L, reinterpret_cast<uint32_t*>(out.data_ptr<int32_t>()));
+    return out;
   };
-  pack_rows(c, K, qw);
-  pack_rows(z, ng, qz);
-  return {as_int32(qw, K, W), as_int32(qz, ng, W), q.scales.t().to(at::kHalf).contiguous()};
+  return {pack(codes.data_ptr<uint8_t>(), K), pack(zeros.data_ptr<uint8_t>(), ng),
+          q.scales.t().to(at::kHalf).contiguous()};
 }
 
 IntegerLinear awq_gemm_unpack(const at::Tensor& qweight, const at::Tensor& qzeros, const at::Tensor& scales,

@@ -45,7 +45,8 @@ class BlockContext {
   const RopeTables& rope() const { return rope_; }
   const QuantScheme& scheme() const { return scheme_; }
 
-  // Runs the block on every input batch without gradients and returns the outputs ([B, T, hidden] each).
+  // Runs the block on every input batch without gradients and returns the outputs ([B, T, hidden] each; callers
+  // must not modify them in place: the first run on the untouched block is kept as the block's fp outputs).
   std::vector<at::Tensor> forward_all();
   // Calls observe(name, x) with the input x ([B, T, in]) of each linear named in `names` (block-relative names such
   // as "self_attn.q_proj") during one forward_all(); returns the outputs.
@@ -69,6 +70,10 @@ class BlockContext {
              nlohmann::json detail = nlohmann::json::object());
   // [{layer, kind, fallback, detail}] in the order reported.
   const nlohmann::json& events() const { return events_; }
+  // The block's fp outputs on inputs() ([B, T, hidden] each) when a forward_all() ran while the block was still as
+  // handed over (same parameter tensors, none modified in place, no input transform): the pipeline takes them
+  // instead of running a forward of its own (most methods' capture forward is exactly that forward). Empty otherwise.
+  std::vector<at::Tensor> take_fp_outputs() { return std::move(fp_outputs_); }
 
  private:
   int64_t index_;
@@ -81,6 +86,9 @@ class BlockContext {
   std::map<std::string, at::Tensor> references_;
   nlohmann::json notes_ = nlohmann::json::object();
   nlohmann::json events_ = nlohmann::json::array();
+  bool untouched() const;
+  std::vector<std::pair<const void*, uint32_t>> handed_over_;  // per parameter slot: tensor identity, version
+  std::vector<at::Tensor> fp_outputs_;
 };
 
 class Method {

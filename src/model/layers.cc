@@ -14,7 +14,9 @@ LinearImpl::LinearImpl(int64_t in_features, int64_t out_features, bool has_bias)
 at::Tensor LinearImpl::forward(const at::Tensor& x_in) {
   if (input_observer) input_observer(x_in);
   const at::Tensor& x = input_transform ? input_transform(x_in) : x_in;
-  return at::linear(x, weight, bias.defined() ? std::optional<at::Tensor>(bias) : std::nullopt);
+  at::Tensor y = at::linear(x, weight, bias.defined() ? std::optional<at::Tensor>(bias) : std::nullopt);
+  if (output_observer) output_observer(x_in, y);
+  return y;
 }
 
 RMSNormImpl::RMSNormImpl(int64_t dim, double eps_) : eps(eps_) {
@@ -100,6 +102,17 @@ std::vector<std::pair<std::string, Linear>> DecoderLayerImpl::linears() const {
           {"self_attn.v_proj", self_attn->v_proj}, {"self_attn.o_proj", self_attn->o_proj},
           {"mlp.gate_proj", mlp->gate_proj},       {"mlp.up_proj", mlp->up_proj},
           {"mlp.down_proj", mlp->down_proj}};
+}
+
+std::vector<at::Tensor*> DecoderLayerImpl::parameter_slots() const {
+  std::vector<at::Tensor*> slots;
+  for (auto& [name, l] : linears()) {
+    slots.push_back(&l->weight);
+    if (l->bias.defined()) slots.push_back(&l->bias);
+  }
+  slots.push_back(&input_layernorm.ptr()->weight);
+  slots.push_back(&post_attention_layernorm.ptr()->weight);
+  return slots;
 }
 
 }  // namespace ptq

@@ -17,6 +17,7 @@ namespace ptq {
 // y = x W^T + b with two optional hooks the calibration pipeline and methods attach to:
 //   input_observer(x)   sees every input (activation capture, GPTQ Hessians, AWQ statistics)
 //   input_transform(x)  replaces the input before the product (activation fake-quantization)
+//   output_observer(x, y) sees every input and the product computed from it (the pipeline's per-layer errors)
 class LinearImpl : public torch::nn::Module {
  public:
   LinearImpl(int64_t in_features, int64_t out_features, bool bias);
@@ -27,6 +28,7 @@ class LinearImpl : public torch::nn::Module {
   at::Tensor bias;    // [out] or undefined
   std::function<void(const at::Tensor&)> input_observer;
   std::function<at::Tensor(const at::Tensor&)> input_transform;
+  std::function<void(const at::Tensor& x, const at::Tensor& y)> output_observer;
 };
 TORCH_MODULE(Linear);
 
@@ -77,6 +79,9 @@ class DecoderLayerImpl : public torch::nn::Module {
   at::Tensor forward(const at::Tensor& x, const RopeTables& rope, LayerCache* cache = nullptr);  // [B, T, hidden]
   // The block's linears by their names relative to the block ("self_attn.q_proj", ..., "mlp.down_proj").
   std::vector<std::pair<std::string, Linear>> linears() const;
+  // The members forward() reads its parameters from (every linear's weight and bias when defined, both norms'
+  // weights): what a caller swaps to run the block with other values without copying them.
+  std::vector<at::Tensor*> parameter_slots() const;
 
   RMSNorm input_layernorm{nullptr}, post_attention_layernorm{nullptr};
   Attention self_attn{nullptr};

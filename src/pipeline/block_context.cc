@@ -7,7 +7,21 @@ namespace ptq {
 
 BlockContext::BlockContext(int64_t index, DecoderLayer block, const std::vector<at::Tensor>& inputs,
                            const RopeTables& rope, const QuantScheme& scheme, bool keep_codes)
-    : index_(index), block_(std::move(block)), inputs_(inputs), rope_(rope), scheme_(scheme), keep_codes_(keep_codes) {}
+    : index_(index), block_(std::move(block)), inputs_(inputs), rope_(rope), scheme_(scheme), keep_codes_(keep_codes) {
+  for (at::Tensor* t : block_->parameter_slots()) handed_over_.emplace_back(t->unsafeGetTensorImpl(), t->_version());
+}
+
+// A method changes parameters in place (copy_, mul_: the version counter moves) or swaps in other tensors.
+bool BlockContext::untouched() const {
+  const std::vector<at::Tensor*> slots = block_->parameter_slots();
+  if (slots.size() != handed_over_.size()) return false;
+  for (size_t i = 0; i < slots.size(); ++i)
+    if (slots[i]->unsafeGetTensorImpl() != handed_over_[i].first || slots[i]->_version() != handed_over_[i].second)
+      return false;
+  for (auto& [name, l] : block_->linears())
+    if (l->input_transform) return false;
+  return true;
+}
 
 void BlockContext::event(const std::string& layer, const std::string& kind, const std::string& fallback,
                          nlohmann::json detail) {
@@ -16,9 +30,11 @@ void BlockContext::event(const std::string& layer, const std::string& kind, cons
 
 std::vector<at::Tensor> BlockContext::forward_all() {
   at::NoGradGuard no_grad;
+  const bool keep = fp_outputs_.empty() && untouched();
   std::vector<at::Tensor> out;
   out.reserve(inputs_.size());
   for (const auto& x : inputs_) out.push_back(block_->forward(x, rope_));
+  if (keep) fp_outputs_ = out;
   return out;
 }
 

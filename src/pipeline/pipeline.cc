@@ -5,6 +5,8 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <functional>
+#include <utility>
 
 #include "core/device.h"
 #include "core/error.h"
@@ -35,8 +37,12 @@ void move_block_home(DecoderLayerImpl& block, const at::Device& home, const at::
   else block.to(home);
 }
 
-// Sum of squares in float64 (long sums over many tokens).
-double sumsq(const at::Tensor& t) { return t.to(at::kDouble).pow(2).sum().item<double>(); }
+// Sum of squares of any tensor: float32 per row of its last dimension (at most a few thousand terms), the rows summed
+// in float64 (millions of tokens). No float64 copy of the tensor.
+double sumsq(const at::Tensor& t) {
+  const at::Tensor rows = at::linalg_vector_norm(t.reshape({-1, t.size(-1)}), 2, {1}, false, at::kFloat);
+  return rows.to(at::kDouble).square().sum().item<double>();
+}
 
 }  // namespace
 
@@ -81,11 +87,22 @@ PipelineResult run_pipeline(CausalLMImpl& model, const std::vector<at::Tensor>& 
       if (offload) move_block_home(*block, home, dev);
       continue;
     }
-    const std::vector<at::Tensor> fp_out = ctx.forward_all();
-
-    // Originals, to measure each linear's error after the method ran.
-    std::map<std::string, at::Tensor> original;
-    for (auto& [name, l] : block->linears()) original[name] = l->weight.clone();
+    // What the block's parameters were before the method (clones: methods change them in place): the reference of
+    // every linear's error, and what the fp forward runs with when the method's own forwards did not provide it.
+    const bool measure = opt.measure_errors;
+    const bool need_fp = measure || !opt.quant_out;
+    std::vector<at::Tensor*> slots = block->parameter_slots();
+    std::vector<at::Tensor> before;
+    if (need_fp || opt.keep_transformed)
+      for (at::Tensor* t : slots) before.push_back(t->clone());
+    std::map<std::string, at::Tensor> original;  // linear name -> weight before the method
+    if (!before.empty()) {
+      size_t i = 0;
+      for (auto& [name, l] : block->linears()) {
+        original[name] = before[i++];
+        if (l->bias.defined()) ++i;
+      }
+    }
 
     method.apply_block(ctx);
     collect_events(ctx, b, result.events);
@@ -94,39 +111,79 @@ PipelineResult run_pipeline(CausalLMImpl& model, const std::vector<at::Tensor>& 
                 "block {}: {} has non-finite weights after the method (NaN or inf in the calibration data or the "
                 "method's arithmetic)",
                 b, name);
+
+    // fp outputs: kept from the method's capture forward when it ran on the untouched block (GPTQ, AWQ, SmoothQuant),
+    // else one forward with the parameters swapped back for its duration (no copies).
+    std::vector<at::Tensor> fp_out;
+    if (need_fp) {
+      fp_out = ctx.take_fp_outputs();
+      if (fp_out.empty()) {
+        std::vector<at::Tensor> after;
+        for (size_t i = 0; i < slots.size(); ++i) {
+          after.push_back(*slots[i]);
+          *slots[i] = before[i];
+        }
+        std::vector<std::function<at::Tensor(const at::Tensor&)>> transforms;
+        for (auto& [name, l] : block->linears()) transforms.push_back(std::exchange(l->input_transform, nullptr));
+        auto restore = [&] {
+          for (size_t i = 0; i < slots.size(); ++i) *slots[i] = after[i];
+          size_t k = 0;
+          for (auto& [name, l] : block->linears()) l->input_transform = transforms[k++];
+        };
+        try {
+          fp_out = ctx.forward_all();
+        } catch (...) {
+          restore();
+          throw;
+        }
+        restore();
+      }
+    }
+    before.clear();
+
     set_activation_quantization(*block, scheme.act);
     for (const auto& [name, w] : ctx.reference_weights()) original[name] = w;
     if (opt.keep_transformed)
       for (const auto& [name, w] : original) result.transformed[fmt::format("model.layers.{}.{}.weight", b, name)] = w.cpu();
 
-    // Quantized rerun: per-linear relative output error against the original weight on the same input.
-    std::map<std::string, std::pair<double, double>> err;  // name -> (sum |y_q - y|^2, sum |y|^2)
-    std::vector<std::string> names;
-    for (auto& [name, l] : block->linears()) names.push_back(name);
-    std::map<std::string, Linear> by_name;
-    for (auto& [name, l] : block->linears()) by_name.emplace(name, l);
-    const std::vector<at::Tensor> q_out = ctx.forward_observing(names, [&](const std::string& n, const at::Tensor& x) {
-      Linear& l = by_name.at(n);
-      at::Tensor ref = at::linear(x, original.at(n), l->bias.defined() ? std::optional<at::Tensor>(l->bias) : std::nullopt);
-      at::Tensor got = at::linear(l->input_transform ? l->input_transform(x) : x, l->weight,
-                                  l->bias.defined() ? std::optional<at::Tensor>(l->bias) : std::nullopt);
-      auto& e = err[n];
-      e.first += sumsq(got - ref);
-      e.second += sumsq(ref);
-    });
-    for (auto& [name, l] : block->linears()) {
-      const auto& e = err.at(name);
-      const double w_ref = sumsq(original.at(name));
-      result.layer_errors.push_back({b, fmt::format("model.layers.{}.{}", b, name),
-                                     e.second > 0 ? std::sqrt(e.first / e.second) : 0.0,
-                                     w_ref > 0 ? std::sqrt(sumsq(l->weight - original.at(name)) / w_ref) : 0.0});
+    // Quantized rerun. Measuring, each linear's product y = q(x) Q(W)^T is compared with x W^T, the reference
+    // weight on the same input: one extra product per linear (the forward computes y anyway).
+    std::vector<at::Tensor> q_out;
+    if (measure) {
+      std::map<std::string, std::pair<double, double>> err;  // name -> (sum |y_q - y|^2, sum |y|^2)
+      std::vector<Linear> hooked;
+      for (auto& [name, l] : block->linears()) {
+        l->output_observer = [&err, &original, name, bias = l->bias](const at::Tensor& x, const at::Tensor& y) {
+          at::Tensor ref = at::linear(x, original.at(name), bias.defined() ? std::optional<at::Tensor>(bias) : std::nullopt);
+          auto& e = err[name];
+          e.second += sumsq(ref);
+          e.first += sumsq(ref.sub_(y));
+        };
+        hooked.push_back(l);
+      }
+      try {
+        q_out = ctx.forward_all();
+      } catch (...) {
+        for (auto& l : hooked) l->output_observer = nullptr;
+        throw;
+      }
+      for (auto& l : hooked) l->output_observer = nullptr;
+      for (auto& [name, l] : block->linears()) {
+        const auto& e = err.at(name);
+        const double w_ref = sumsq(original.at(name));
+        result.layer_errors.push_back({b, fmt::format("model.layers.{}.{}", b, name),
+                                       e.second > 0 ? std::sqrt(e.first / e.second) : 0.0,
+                                       w_ref > 0 ? std::sqrt(sumsq(l->weight - original.at(name)) / w_ref) : 0.0});
+      }
+      double num = 0, den = 0;
+      for (size_t i = 0; i < q_out.size(); ++i) {
+        num += sumsq(q_out[i] - fp_out[i]);
+        den += sumsq(fp_out[i]);
+      }
+      result.block_errors.push_back(den > 0 ? std::sqrt(num / den) : 0.0);
+    } else if (opt.quant_out) {
+      q_out = ctx.forward_all();
     }
-    double num = 0, den = 0;
-    for (size_t i = 0; i < q_out.size(); ++i) {
-      num += sumsq(q_out[i] - fp_out[i]);
-      den += sumsq(fp_out[i]);
-    }
-    result.block_errors.push_back(den > 0 ? std::sqrt(num / den) : 0.0);
     for (auto& [name, q] : ctx.recorded()) result.codes[fmt::format("model.layers.{}.{}", b, name)] = std::move(q);
     if (!ctx.notes().empty()) result.notes[std::to_string(b)] = ctx.notes();
 

@@ -1,7 +1,8 @@
-// The block-wise calibration pipeline every method runs through (ALGORITHMS.md §8): embed the calibration
-// sequences (block 0's inputs), then for each decoder block: compute its fp outputs, let the method quantize or
-// transform it, rerun it quantized while measuring each Linear's relative output error, and hand the next block its
-// inputs: the quantized outputs (quant_out true, as GPTQ and OmniQuant) or the fp ones (false, as AWQ).
+// The block-wise calibration pipeline every method runs through: embed the calibration sequences (block 0's inputs),
+// then for each decoder block: let the method quantize or transform it, take its fp outputs (from the method's own
+// capture forward on the untouched block when there was one, else one forward with the old parameters), rerun it
+// quantized while measuring each Linear's relative output error, and hand the next block its inputs: the quantized
+// outputs (quant_out true, as GPTQ and OmniQuant) or the fp ones (false, as AWQ).
 // Only the current block's calibration activations are held (on the compute device), two copies at most. With
 // PipelineOptions::device set to another device than the model's (offload: weights in host memory, pinned when the
 // device is CUDA), each block is moved there for its turn and back, so the device holds one block at a time.
@@ -29,6 +30,9 @@ struct PipelineOptions {
   bool quant_out = true;    // propagate quantized (true) or fp (false) block outputs to the next block
   bool keep_codes = false;  // keep every linear's integer codes (for export)
   bool keep_transformed = false;  // keep every linear's transformed fp weight (save.save_trans)
+  // Per-linear and per-block errors (ptq.measure_errors). Off, a block costs the method and, with quant_out, one
+  // forward; layer_errors and block_errors stay empty.
+  bool measure_errors = true;
   // Compute device when it differs from where the model's weights live (offload, DESIGN.md "Devices"); nullopt:
   // compute where the model is.
   std::optional<at::Device> device;

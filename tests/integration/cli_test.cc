@@ -3,7 +3,15 @@
 
 #include <nlohmann/json.hpp>
 
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstdlib>
 #include <map>
+#include <optional>
+#include <vector>
 #include <sstream>
 
 #include "support/test_data.h"
@@ -21,6 +29,88 @@ TEST(Cli, VersionJsonReportsBuildAndGemmRate) {
   EXPECT_FALSE(j["blas"].get<std::string>().empty());
   EXPECT_EQ(j["threads"].get<int>(), 1);
   EXPECT_GT(j["gemm_fp32_gflops"].get<double>(), 0.1);
+}
+
+// The OpenMP waiting policy (src/cli/wait_policy_preinit.cc) and the default thread count, as `ptq version` states
+// them and as libgomp itself read them (OMP_DISPLAY_ENV prints its settings when the runtime starts): libgomp's
+// default on an idle machine, PASSIVE and only the free CPUs when every CPU already runs a busy process, the user's
+// own variables always.
+TEST(Cli, VersionStatesTheWaitingPolicyAndTheDefaultThreadCount) {
+  struct Env {  // sets / unsets variables for the ptq processes of this test, restores them afterwards
+    std::map<std::string, std::optional<std::string>> saved;
+    void set(const std::string& k, const char* v) {
+      if (!saved.count(k)) saved[k] = std::getenv(k.c_str()) ? std::optional<std::string>(std::getenv(k.c_str())) : std::nullopt;
+      if (v) ::setenv(k.c_str(), v, 1);
+      else ::unsetenv(k.c_str());
+    }
+    ~Env() {
+      for (auto& [k, v] : saved) v ? ::setenv(k.c_str(), v->c_str(), 1) : ::unsetenv(k.c_str());
+    }
+  } env;
+  for (const char* k : {"OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "PTQ_WAIT_POLICY_SET_BY", "OMP_NUM_THREADS"})
+    env.set(k, nullptr);
+  env.set("OMP_DISPLAY_ENV", "VERBOSE");  // libgomp prints OMP_WAIT_POLICY and the spin count it derived
+
+  // Whatever else runs now: the statement must match what libgomp read.
+  ProcessResult r = run_ptq("version --json --gemm-size 0");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  nlohmann::json j = last_json_line(r.out);
+  if (j["omp_wait_policy"] == "PASSIVE") {
+    EXPECT_EQ(j["wait_policy_source"], "ptq default");
+    EXPECT_NE(r.err.find("GOMP_SPINCOUNT = '0'"), std::string::npos) << r.err;
+  } else {
+    EXPECT_EQ(j["omp_wait_policy"], "");
+    EXPECT_EQ(j["wait_policy_source"], "libgomp default");
+    EXPECT_NE(r.err.find("GOMP_SPINCOUNT = '300000'"), std::string::npos) << r.err;
+  }
+  EXPECT_GE(j["threads"].get<int>(), 1);
+  EXPECT_LE(j["threads"].get<int>(), j["hardware_threads"].get<int>());
+
+  // Every CPU busy: one spinning child process per hardware thread.
+  std::vector<pid_t> busy;
+  for (int i = 0; i < j["hardware_threads"].get<int>(); ++i) {
+    const pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      volatile uint64_t x = 0;
+      for (;;) x = x + 1;
+    }
+    busy.push_back(pid);
+  }
+  ::usleep(200000);
+  r = run_ptq("version --json --gemm-size 0");
+  for (pid_t pid : busy) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+  }
+  j = last_json_line(r.out);
+  EXPECT_EQ(j["omp_wait_policy"], "PASSIVE") << j.dump();
+  EXPECT_EQ(j["wait_policy_source"], "ptq default");
+  EXPECT_NE(r.err.find("GOMP_SPINCOUNT = '0'"), std::string::npos) << r.err;  // PASSIVE: no spinning at all
+  EXPECT_EQ(j["threads"], 1) << j.dump();
+  EXPECT_EQ(j["threads_source"].get<std::string>().rfind("free cpus (", 0), 0u) << j.dump();
+
+  env.set("OMP_NUM_THREADS", "1");
+  j = last_json_line(run_ptq("version --json --gemm-size 0").out);
+  EXPECT_EQ(j["threads"], 1);
+  EXPECT_EQ(j["threads_source"], "OMP_NUM_THREADS");
+  j = last_json_line(run_ptq("version --json --gemm-size 0 --threads 2").out);
+  EXPECT_EQ(j["threads"], 2);
+  EXPECT_EQ(j["threads_source"], "explicit");
+
+  env.set("OMP_WAIT_POLICY", "ACTIVE");  // the user's choice wins, and libgomp gets it
+  r = run_ptq("version --json --gemm-size 0");
+  j = last_json_line(r.out);
+  EXPECT_EQ(j["omp_wait_policy"], "ACTIVE");
+  EXPECT_EQ(j["wait_policy_source"], "environment");
+  EXPECT_NE(r.err.find("OMP_WAIT_POLICY = 'ACTIVE'"), std::string::npos) << r.err;
+
+  env.set("OMP_WAIT_POLICY", nullptr);
+  env.set("GOMP_SPINCOUNT", "300000");
+  j = last_json_line(run_ptq("version --json --gemm-size 0").out);
+  EXPECT_EQ(j["omp_wait_policy"], "");
+  EXPECT_EQ(j["gomp_spincount"], "300000");
+  EXPECT_EQ(j["wait_policy_source"], "environment");
 }
 
 TEST(Cli, VersionHumanReadable) {

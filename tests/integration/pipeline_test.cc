@@ -98,6 +98,121 @@ TEST(Registry, EveryMethodRunsAndErrorFallsWithBits) {
   }
 }
 
+// BlockContext keeps a forward's outputs as the block's fp outputs only while the block is as handed over.
+TEST(BlockContext, KeepsFpOutputsOnlyFromTheUntouchedBlock) {
+  LoadedModel m = stories();
+  at::NoGradGuard no_grad;
+  std::vector<at::Tensor> xs;
+  for (const auto& ids : calibration(*m.tokenizer, 2)) xs.push_back(m.model->embed(ids));
+  const RopeTables rope = m.model->rope(0, 128);
+  const QuantScheme s = QuantScheme::parse("w4g32");
+  DecoderLayer block = m.model->layer(1);
+  {
+    BlockContext ctx(1, block, xs, rope, s, false);
+    const std::vector<at::Tensor> out = ctx.forward_observing({"mlp.down_proj"}, [](const std::string&, const at::Tensor&) {});
+    std::vector<at::Tensor> fp = ctx.take_fp_outputs();
+    ASSERT_EQ(fp.size(), 2u);
+    EXPECT_TRUE(at::equal(fp[1], block->forward(xs[1], rope)));
+    EXPECT_TRUE(ctx.take_fp_outputs().empty());
+  }
+  {
+    BlockContext ctx(1, block, xs, rope, s, false);
+    block->mlp->down_proj->weight.mul_(1.0);  // same values, but written in place
+    ctx.forward_all();
+    EXPECT_TRUE(ctx.take_fp_outputs().empty());
+  }
+  {
+    BlockContext ctx(1, block, xs, rope, s, false);
+    block->input_layernorm->weight = block->input_layernorm->weight.clone();  // another tensor in the slot
+    ctx.forward_all();
+    EXPECT_TRUE(ctx.take_fp_outputs().empty());
+  }
+  {
+    BlockContext ctx(1, block, xs, rope, s, false);
+    block->self_attn->q_proj->input_transform = [](const at::Tensor& x) { return x; };
+    ctx.forward_all();
+    EXPECT_TRUE(ctx.take_fp_outputs().empty());
+    block->self_attn->q_proj->input_transform = nullptr;
+    ctx.forward_all();  // untouched again: the transform is gone, the parameters are those handed over
+    EXPECT_EQ(ctx.take_fp_outputs().size(), 2u);
+  }
+}
+
+// Sum of squares in float64, as a reference independent of the pipeline's own (row-wise float32) sums.
+double sumsq64(const at::Tensor& t) { return t.to(at::kDouble).pow(2).sum().item<double>(); }
+
+// The pipeline's error bookkeeping reuses the method's capture forward as the fp forward when it ran on the untouched
+// block, else runs one with the old parameters swapped back; its per-linear error is one extra product per linear.
+// For every registered method, in w4g32 and w8a8, the block errors must equal a direct measurement (each block of the
+// unquantized model against the quantized one, on the inputs the pipeline propagated), RTN's and GPTQ's layer errors
+// the direct ||q(x) Q(W)^T - x W^T|| / ||x W^T||, and ptq.measure_errors false must leave the same quantized model.
+TEST(Pipeline, ErrorBookkeepingEqualsDirectMeasurementAndCanBeSwitchedOff) {
+  for (const MethodInfo& info : methods()) {
+    for (const char* scheme_name : {"w4g32", "w8a8"}) {
+      SCOPED_TRACE(fmt::format("{} {}", info.id, scheme_name));
+      const QuantScheme scheme = QuantScheme::parse(scheme_name);
+      LoadedModel m = stories();
+      CausalLM ref = load_causal_lm(*m.checkpoint);
+      const std::vector<at::Tensor> calib = calibration(*m.tokenizer, 3);
+      auto method = info.make({});
+      PipelineOptions opt;
+      opt.quant_out = info.id != "awq";  // AWQ propagates fp outputs (its LLMC default), the others quantized ones
+      PipelineResult r = run_pipeline(*m.model, calib, *method, scheme, opt);
+      ASSERT_EQ(r.block_errors.size(), 5u);
+      ASSERT_EQ(r.layer_errors.size(), 35u);
+
+      at::NoGradGuard no_grad;
+      std::vector<at::Tensor> xs;
+      for (const auto& ids : calib) xs.push_back(m.model->embed(ids));
+      const RopeTables rope = m.model->rope(0, calib.front().size(1));
+      for (int64_t b = 0; b < 5; ++b) {
+        DecoderLayer q = m.model->layer(b), fp = ref->layer(b);
+        std::map<std::string, Linear> fp_linears;
+        for (auto& [name, l] : fp->linears()) fp_linears.emplace(name, l);
+        std::map<std::string, std::pair<double, double>> lerr;
+        const bool layers = info.id == "rtn" || info.id == "gptq";  // no equivalence transform: W is the original
+        if (layers)
+          for (auto& [name, l] : q->linears())
+            l->input_observer = [&, name = name, l = l](const at::Tensor& x) {
+              at::Tensor want = at::linear(x, fp_linears.at(name)->weight);
+              at::Tensor got = at::linear(l->input_transform ? l->input_transform(x) : x, l->weight);
+              lerr[name].first += sumsq64(got - want);
+              lerr[name].second += sumsq64(want);
+            };
+        double num = 0, den = 0;
+        std::vector<at::Tensor> next;
+        for (const auto& x : xs) {
+          at::Tensor yq = q->forward(x, rope), yf = fp->forward(x, rope);
+          num += sumsq64(yq - yf);
+          den += sumsq64(yf);
+          next.push_back(opt.quant_out ? yq : yf);
+        }
+        for (auto& [name, l] : q->linears()) l->input_observer = nullptr;
+        EXPECT_NEAR(r.block_errors[b], std::sqrt(num / den), 1e-4 * std::sqrt(num / den)) << "block " << b;
+        for (const auto& e : r.layer_errors) {
+          if (e.block != b || !layers) continue;
+          const auto& [en, ed] = lerr.at(e.layer.substr(e.layer.find('.', 13) + 1));
+          EXPECT_NEAR(e.rel_output_error, std::sqrt(en / ed), 1e-4 * std::sqrt(en / ed)) << e.layer;
+        }
+        xs = std::move(next);
+      }
+
+      LoadedModel off = stories();
+      auto again = info.make({});
+      opt.measure_errors = false;
+      PipelineResult r_off = run_pipeline(*off.model, calib, *again, scheme, opt);
+      EXPECT_TRUE(r_off.layer_errors.empty());
+      EXPECT_TRUE(r_off.block_errors.empty());
+      for (int64_t b = 0; b < 5; ++b) {
+        for (auto& [name, l] : off.model->layer(b)->linears())
+          EXPECT_TRUE(at::equal(l->weight, m.model->linear(fmt::format("model.layers.{}.{}", b, name))->weight))
+              << b << " " << name;
+        EXPECT_TRUE(at::equal(off.model->layer(b)->input_layernorm->weight, m.model->layer(b)->input_layernorm->weight));
+      }
+    }
+  }
+}
+
 // GPTQ on the real model: per-layer relative output error on the calibration inputs against RTN's, same scheme.
 TEST(Gptq, LayerErrorNotWorseThanRtn) {
   for (const char* scheme : {"w3g32", "w4g32", "w4"}) {

@@ -198,6 +198,35 @@ TEST(PackRoundTrip, EveryLayoutAndBitWidth) {
   }
 }
 
+// The packers take 32 codes (GPTQ) or 8 outputs (AWQ GEMM) at a time; sizes that leave a tail of fewer codes than a
+// period, and one value in every position, must still pack exactly what the element-wise unpackers read back.
+TEST(PackRoundTrip, SizesWithTailsAndEveryPosition) {
+  at::manual_seed(11);
+  struct Case { int bits; int64_t n, k, g; };
+  for (const Case& c : {Case{2, 48, 48, 16}, Case{3, 96, 96, 32}, Case{4, 40, 72, 8}, Case{8, 36, 44, 4},
+                        Case{4, 8, 8, 8}, Case{2, 16, 16, 16}, Case{8, 4, 4, 4}}) {
+    const IntegerLinear q = random_linear(c.bits, c.n, c.k, c.g, 1);
+    const GptqTensors g = gptq_pack(q, GptqZeros::kV2);
+    expect_same(gptq_unpack(g.qweight, g.qzeros, g.scales, g.g_idx, c.bits, GptqZeros::kV2), q);
+    // a single non-zero code at each position of the first output: exactly its bits are set, nowhere else
+    for (int64_t k = 0; k < c.k; ++k) {
+      IntegerLinear one = q;
+      one.codes = at::zeros_like(q.codes);
+      one.codes[0][k] = (1 << c.bits) - 1;
+      const at::Tensor w = gptq_pack(one, GptqZeros::kV2).qweight;
+      const int64_t bit = k * c.bits;
+      int64_t set = 0;
+      for (int64_t r = 0; r < w.size(0); ++r) set += __builtin_popcount(static_cast<uint32_t>(w[r][0].item<int32_t>()));
+      ASSERT_EQ(set, c.bits) << c.bits << " bits, k " << k;
+      EXPECT_EQ(static_cast<uint32_t>(w[bit / 32][0].item<int32_t>()) >> (bit % 32) & 1u, 1u) << c.bits << " " << k;
+    }
+    if (c.bits == 4 && c.n % 8 == 0) {
+      const AwqTensors a = awq_gemm_pack(q);
+      expect_same(awq_gemm_unpack(a.qweight, a.qzeros, a.scales, c.g), q);
+    }
+  }
+}
+
 // FORMATS.md §2.2's 3-bit table: value 10 starts at bit 30 of word A and ends in bit 0 of word B; value 21 ends in bits
 // 0-1 of word C.
 TEST(PackRoundTrip, ThreeBitValuesStraddleWords) {
