@@ -184,6 +184,8 @@ std::vector<Case> cases() {
            {"save.save_vllm", "not supported"});
   cfg_case("config_offload", "    save_path: ./save\n", "    save_path: ./save\nptq:\n    offload: disk\n",
            {"ptq.offload: 'disk' is not one of auto"});
+  cfg_case("config_measure_errors", "    save_path: ./save\n", "    save_path: ./save\nptq:\n    measure_errors: sometimes\n",
+           {"ptq.measure_errors: cannot read 'sometimes'"});
   cfg_case("config_not_utf8", "type: Llama", "type: Llam\xE9", {"model.type", "not valid UTF-8 at byte 4"});
   add("config_missing_model", [](const Scratch& s) { return "run --config " + s.config(s.file("no_model")); },
       {"$D/no_model", "no such file or directory"});

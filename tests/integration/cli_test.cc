@@ -113,6 +113,37 @@ TEST(Cli, VersionStatesTheWaitingPolicyAndTheDefaultThreadCount) {
   EXPECT_EQ(j["wait_policy_source"], "environment");
 }
 
+// ptq.measure_errors: false skips the error bookkeeping (no layer or block errors, the setting stored with the run)
+// and leaves the quantized model exactly as it was: the same fake-quant perplexity, for GPTQ and AWQ (fp outputs from
+// their capture forward) and RTN with calibration data (an fp forward of the pipeline's own when measuring).
+TEST(Cli, RunWithoutErrorMeasurementQuantizesTheSameModel) {
+  const std::string rtn_calib =
+      " --set calib.name=tinystories --set calib.seq_len=128 --set calib.bs=1 --set calib.preproc=txt_general_preproc"
+      " --set calib.seed=0 --set calib.first_doc=500 --set calib.last_doc=999";
+  for (const auto& [cfg, sets] : std::vector<std::pair<std::string, std::string>>{
+           {"quantization/methods/GPTQ/gptq_w_only.yml", ""},
+           {"quantization/methods/Awq/awq_w_only.yml", ""},  // propagates fp outputs (quant_out false)
+           {"quantization/methods/RTN/rtn_w_only.yml", rtn_calib}}) {
+    auto run = [&](const std::string& extra) {
+      auto r = run_ptq("run --config " + config_path(cfg) + sets + " --set model.path=" +
+                       test::data_path("models/stories260K-hf") + " --set calib.n_samples=8 --set eval.max_windows=8 --set 'eval.eval_pos=[fake_quant]' --json" +
+                       extra);
+      EXPECT_EQ(r.exit_code, 0) << r.err;
+      return r.exit_code == 0 ? last_json_line(r.out) : nlohmann::json::object();
+    };
+    const nlohmann::json on = run(""), off = run(" --set ptq.measure_errors=false");
+    ASSERT_FALSE(on.empty() || off.empty()) << cfg;
+    EXPECT_EQ(on["layer_errors"].size(), 35u) << cfg;
+    EXPECT_EQ(on["block_errors"].size(), 5u) << cfg;
+    EXPECT_TRUE(off["layer_errors"].empty()) << cfg;
+    EXPECT_TRUE(off["block_errors"].empty()) << cfg;
+    EXPECT_FALSE(on["config"].contains("measure_errors")) << cfg;  // the default keeps earlier run keys
+    EXPECT_EQ(off["config"]["measure_errors"], false) << cfg;
+    ASSERT_EQ(on["evals"].size(), 1u);
+    EXPECT_EQ(on["evals"][0]["ppl"].get<double>(), off["evals"][0]["ppl"].get<double>()) << cfg;
+  }
+}
+
 TEST(Cli, VersionHumanReadable) {
   ProcessResult r = run_ptq("version --gemm-size 128");
   ASSERT_EQ(r.exit_code, 0) << r.err;
