@@ -73,9 +73,9 @@ void BM_AwqScaleSearch(benchmark::State& state) {
     benchmark::DoNotOptimize(r.seconds);
   }
   // GEMM FLOPs (2 per multiply-add) of one forward of each inspected module on all T tokens: self_attn (q, k, v, o
-  // and the two attention products, 4 B L^2 d), o_proj, mlp (gate, up, down), down_proj. The search runs each once for
-  // the references and once per ratio (20), and the capture forward is one block forward.
-  const double attn = 2.0 * T * d * 4 * d + 4.0 * B * L * L * d, o = 2.0 * T * d * d, mlp = 6.0 * T * d * I,
+  // and the two attention products over the causal half, 2 B L^2 d), o_proj, mlp (gate, up, down), down_proj. The
+  // search runs each once for the references and once per ratio (20), and the capture forward is one block forward.
+  const double attn = 2.0 * T * d * 4 * d + 2.0 * B * L * L * d, o = 2.0 * T * d * d, mlp = 6.0 * T * d * I,
                down = 2.0 * T * I * d;
   const double flops = (attn + mlp) + 21 * (attn + o + mlp + down);
   const double gemm = ptq::measure_gemm_gflops(2048, 5) * 1e9;
