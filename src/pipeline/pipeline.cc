@@ -153,7 +153,7 @@ PipelineResult run_pipeline(CausalLMImpl& model, const std::vector<at::Tensor>& 
       std::map<std::string, std::pair<double, double>> err;  // name -> (sum |y_q - y|^2, sum |y|^2)
       std::vector<Linear> hooked;
       for (auto& [name, l] : block->linears()) {
-        l->output_observer = [&err, &original, name, bias = l->bias](const at::Tensor& x, const at::Tensor& y) {
+        l->output_observer = [&err, &original, name = name, bias = l->bias](const at::Tensor& x, const at::Tensor& y) {
           at::Tensor ref = at::linear(x, original.at(name), bias.defined() ? std::optional<at::Tensor>(bias) : std::nullopt);
           auto& e = err[name];
           e.second += sumsq(ref);
