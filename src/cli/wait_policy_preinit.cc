@@ -15,7 +15,6 @@
 // Never done when the user set OMP_WAIT_POLICY or GOMP_SPINCOUNT (their choice wins), under valgrind (the re-executed
 // program would escape it), or when /proc/self/exe cannot be executed (ptq then runs with libgomp's default).
 // PTQ_WAIT_POLICY_SET_BY=ptq tells core/threads.cc (and `ptq version`, every run's system info) who chose.
-#include <sched.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -25,31 +24,24 @@
 
 namespace {
 
-bool env_set(char** envp, const char* name) {
+// The value of `name` in envp, nullptr when unset.
+const char* env_value(char** envp, const char* name) {
   const size_t n = std::strlen(name);
   for (char** e = envp; e != nullptr && *e != nullptr; ++e)
-    if (std::strncmp(*e, name, n) == 0 && (*e)[n] == '=') return true;
-  return false;
-}
-
-bool env_contains(char** envp, const char* name, const char* needle) {
-  const size_t n = std::strlen(name);
-  for (char** e = envp; e != nullptr && *e != nullptr; ++e)
-    if (std::strncmp(*e, name, n) == 0 && (*e)[n] == '=') return std::strstr(*e + n + 1, needle) != nullptr;
-  return false;
+    if (std::strncmp(*e, name, n) == 0 && (*e)[n] == '=') return *e + n + 1;
+  return nullptr;
 }
 
 // No allocation, no libc state beyond execve: libc itself is not initialised yet when .preinit_array runs.
 void choose_wait_policy(int argc, char** argv, char** envp) {
   (void)argc;
-  if (env_set(envp, "OMP_WAIT_POLICY") || env_set(envp, "GOMP_SPINCOUNT")) return;
-  if (env_contains(envp, "LD_PRELOAD", "vgpreload")) return;
-  // Busy: other runnable tasks occupy some of the CPUs this process may use (not just CPUs outside its mask).
-  const int others = ptq::other_runnable_tasks(), online = ptq::online_cpus();
-  cpu_set_t mask;
-  CPU_ZERO(&mask);
-  const int ours = sched_getaffinity(0, sizeof mask, &mask) == 0 ? CPU_COUNT(&mask) : online;
-  if (others <= 0 || online <= 0 || others <= online - ours) return;
+  if (env_value(envp, "OMP_WAIT_POLICY") || env_value(envp, "GOMP_SPINCOUNT")) return;
+  const char* preload = env_value(envp, "LD_PRELOAD");
+  if (preload != nullptr && std::strstr(preload, "vgpreload") != nullptr) return;
+  // Busy: other runnable tasks occupy some of the CPUs this process may use (the rule of the default thread count).
+  int ours = ptq::affinity_cpus();
+  if (ours <= 0) ours = ptq::online_cpus();
+  if (ours <= 0 || ptq::usable_cpus(ours) >= ours) return;
   size_t count = 0;
   while (envp != nullptr && envp[count] != nullptr) ++count;
   constexpr size_t kMax = 4096;  // an environment larger than this keeps libgomp's default

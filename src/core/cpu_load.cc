@@ -1,6 +1,7 @@
 #include "core/cpu_load.h"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -77,6 +78,19 @@ int other_runnable_tasks(int samples) {
     best = best < 0 ? others : (others < best ? others : best);
   }
   return best;
+}
+
+int affinity_cpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  return sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set) : 0;
+}
+
+int usable_cpus(int wanted, int* others) {
+  const int n = other_runnable_tasks(), online = online_cpus();
+  if (others != nullptr) *others = n;
+  if (n <= 0 || online <= 0 || online - n >= wanted) return wanted;
+  return online - n > 1 ? online - n : 1;
 }
 
 }  // namespace ptq

@@ -12,4 +12,12 @@ int online_cpus();
 // is runnable at every reading.
 int other_runnable_tasks(int samples = 3);
 
+// CPUs in this process's affinity mask (taskset, cpusets, SLURM's binding); 0 when unreadable.
+int affinity_cpus();
+
+// How many of `wanted` CPUs are free: min(wanted, online CPUs - other runnable tasks), at least 1; `wanted` when
+// nothing else runs or the kernel files are unreadable. `others`, when given, receives the count of other tasks.
+// One rule for the waiting policy (busy when fewer than the process's CPUs are free) and the default thread count.
+int usable_cpus(int wanted, int* others = nullptr);
+
 }  // namespace ptq

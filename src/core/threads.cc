@@ -1,7 +1,6 @@
 #include "core/threads.h"
 
 #include <ATen/Parallel.h>
-#include <sched.h>
 
 #include <algorithm>
 #include <cmath>
@@ -36,14 +35,6 @@ int omp_num_threads_env() {
   return static_cast<int>(n);
 }
 
-// CPUs in this process's affinity mask (taskset, cpusets, SLURM's binding).
-int affinity_cpus() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof(set), &set) != 0) return 0;
-  return CPU_COUNT(&set);
-}
-
 // A cgroup v2 CPU quota ("max 100000" means none; "150000 100000" means 1.5 CPUs, rounded up). 0 when none.
 int cgroup_cpu_quota() {
   std::ifstream in("/sys/fs/cgroup/cpu.max");
@@ -68,9 +59,9 @@ int default_threads(std::string* source) {
   if (source) *source = "cpus";
   // CPUs other runnable tasks already occupy are not ours to use: a thread that shares a core with a busy process
   // stalls every parallel region it takes part in (results/perf/under_load.md).
-  const int others = other_runnable_tasks(), online = online_cpus();
-  if (others > 0 && online > 0 && online - others < n) {
-    n = std::max(1, online - others);
+  int others = 0;
+  if (const int free = usable_cpus(n, &others); free < n) {
+    n = free;
     if (source) *source = fmt::format("free cpus ({} other runnable task{} at start)", others, others == 1 ? "" : "s");
   }
   return n;

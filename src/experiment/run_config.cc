@@ -126,7 +126,7 @@ QuantSpec read_spec(Section s, const std::string& file, TensorRole role, std::st
     PTQ_CHECK(s.has("group_size"), "{}: {}: per_group needs group_size", file, s.key_path("group_size"));
   const std::string algo = s.get<std::string>("calib_algo", "minmax");
   // learnable: the method may attach clip factors (OmniQuant LWC, AWQ clip v2); without factors it is minmax
-  // (ALGORITHMS.md §2.4), so it is accepted for every method.
+  // (the quantizer's own range), so it is accepted for every method.
   PTQ_CHECK(algo == "minmax" || algo == "learnable", "{}: {}: calib_algo '{}' is not supported (minmax, learnable)",
             file, s.key_path("calib_algo"), algo);
   s.get<bool>("ste", false);  // accepted: only meaningful for learned methods

@@ -47,7 +47,7 @@ struct EvalConfig {
 
 struct RunConfig;
 
-// `ptq.step_1`: a first run whose artifacts initialise this one (the AWQ -> OmniQuant combination, ALGORITHMS.md §7).
+// `ptq.step_1`: a first run whose artifacts initialise this one (the AWQ -> OmniQuant combination; README).
 // Its resolved configuration is part of this run's configuration (and run key); its artifacts live in a
 // content-addressed cache folder, cache_dir/<sha256 of the step-1 configuration and the ptq build>, and are reused by
 // every run that names the same step 1 (src/experiment/staged_run.h).

@@ -1,11 +1,11 @@
 // Runs with a `ptq.step_1` (run_config.h StepOne): the AWQ -> OmniQuant combination as one run. Step 1 (an AWQ run)
 // executes once per content key and leaves its artifacts in cache_dir/<key>/; every later run naming the same step 1
 // (any matrix, any cell) reuses them. The hand-over is wired here, never by hand, so the paths cannot be crossed
-// (ALGORITHMS.md §12 #19):
+// (README, "OmniQuant and AWQ→OmniQuant"):
 //   transformed_model  step 1 saves the transformed fp model (save_trans); step 2's model.path becomes
-//                      <key>/transformed_model (the w4a16 flow, §7.1)
+//                      <key>/transformed_model (the weight-only flow)
 //   scales_clips       step 1 saves scales.safetensors and clips.safetensors (save_scale, save_clip); step 2's
-//                      quant.special.scale_path / clip_path become <key>/scales and <key>/clips (the w8a8 flow, §7.2)
+//                      quant.special.scale_path / clip_path become <key>/scales and <key>/clips (the w8a8 flow)
 // Key: sha256 of the step-1 configuration (resolved, without its source and save section), the hand-over and the
 // ptq build (git commit), so a code change never reuses stale artifacts. The folder is written under a temporary name
 // and renamed when complete (with manifest.json), so a killed step 1 leaves nothing that could be reused.

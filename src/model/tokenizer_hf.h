@@ -1,4 +1,5 @@
-// Hugging Face tokenizer.json with a BPE model (../shared/docs/FORMATS.md §8), reimplemented in C++ so that ids match
+// Hugging Face tokenizer.json with a BPE model (the schema of the `tokenizers` library), reimplemented in C++ so
+// that ids match
 // the `tokenizers` library: byte-level vocabularies (GPT-2, Llama 3, Qwen2/3) and sentencepiece conversions (Llama 2
 // legacy Prepend+Replace normalizer, Metaspace pre-tokenizer, byte fallback, <unk>).
 //

@@ -33,7 +33,7 @@ struct PipelineOptions {
   // Per-linear and per-block errors (ptq.measure_errors). Off, a block costs the method and, with quant_out, one
   // forward; layer_errors and block_errors stay empty.
   bool measure_errors = true;
-  // Compute device when it differs from where the model's weights live (offload, DESIGN.md "Devices"); nullopt:
+  // Compute device when it differs from where the model's weights live (offload: ptq.offload in the README); nullopt:
   // compute where the model is.
   std::optional<at::Device> device;
 };
