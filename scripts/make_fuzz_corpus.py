@@ -108,12 +108,19 @@ class Gguf:
         n = 1
         for d in shape_hf:
             n *= d
-        item = {0: 4, 1: 2, 30: 2}[ggml_type]
+        # Plain types: bytes per value; block types (GGUF quantized): (values, bytes) per block.
+        blocks = {2: (32, 18), 3: (32, 20), 6: (32, 22), 7: (32, 24), 8: (32, 34), 10: (256, 84), 11: (256, 110),
+                  12: (256, 144), 13: (256, 176), 14: (256, 210)}
+        if ggml_type in blocks:
+            per, size = blocks[ggml_type]
+            n_bytes = n // per * size
+        else:
+            n_bytes = n * {0: 4, 1: 2, 30: 2}[ggml_type]
         # Deterministic small values: a ramp, so loaded tensors differ from zeros.
         if ggml_type == 0:
             data = b"".join(struct.pack("<f", ((i * 37) % 17 - 8) / 16.0) for i in range(n))
         else:
-            data = bytes(((i * 7) % 251) for i in range(n * item))
+            data = bytes(((i * 7) % 251) for i in range(n_bytes))
         self.tensors.append((name, list(reversed(shape_hf)), ggml_type, data))
 
     def bytes(self, alignment=32):
@@ -187,6 +194,14 @@ def make_gguf():
     untied = tiny_model("llama", 3, "gpt2")
     untied.tensor("output.weight", [8, 8])
     write("gguf", "tiny_llama_untied_gpt2.gguf", untied.bytes(alignment=64))
+    # Every quantized block type, and a byte-level vocabulary with SmolLM's digits-first pre-tokenizer.
+    quant = tiny_model("llama", 3, "gpt2")
+    quant.kv = [kv for kv in quant.kv if kv[0] != "tokenizer.ggml.pre"] + [("tokenizer.ggml.pre", T_STR, "smollm")]
+    for ty in (2, 3, 6, 7, 8):
+        quant.tensor(f"q{ty}", [2, 64], ty)
+    for ty in (10, 11, 12, 13, 14):
+        quant.tensor(f"q{ty}", [1, 256], ty)
+    write("gguf", "quantized_blocks_smollm_pre.gguf", quant.bytes())
     vocab = Gguf(3)
     vocab.add("tokenizer.ggml.model", T_STR, "llama")
     vocab.add("tokenizer.ggml.tokens", T_ARR, (T_STR, ["<unk>", "<s>", "</s>", "\u2581the"]))

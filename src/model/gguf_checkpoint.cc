@@ -173,13 +173,7 @@ std::unique_ptr<Tokenizer> gguf_bpe_tokenizer(const GgufFile& f) {
     }
   }
   const std::string pre = f.has_key("tokenizer.ggml.pre") ? f.get_string("tokenizer.ggml.pre") : "gpt-2";
-  if (pre == "gpt-2" || pre == "default") {
-    spec.pre_tokenizer = HfBpeSpec::PreTokenizer::kByteLevel;
-  } else {
-    spec.pre_tokenizer = HfBpeSpec::PreTokenizer::kSplitByteLevel;
-    spec.split_regex = with_context(f.path() + ": tokenizer.ggml.pre",
-                                    [&] { return HfBpeTokenizer::gguf_pre_regex(pre); });
-  }
+  with_context(f.path(), [&] { HfBpeTokenizer::set_gguf_pre_tokenizer(pre, spec); });
   if (pre == "qwen2") spec.normalizer = HfBpeSpec::Normalizer::kNfc;
   if (pre == "llama-bpe" || pre == "llama3") spec.ignore_merges = true;
   spec.bos_id = meta_token_id(f, "tokenizer.ggml.bos_token_id", tokens.size());

@@ -1,10 +1,12 @@
 #include "model/gguf_file.h"
 
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
 
 #include <cstring>
 
 #include "core/error.h"
+#include "model/ggml_blocks.h"
 #include "model/mapped_file.h"
 
 namespace ptq {
@@ -72,27 +74,6 @@ nlohmann::json read_value(Reader& r, uint32_t type, bool v1, const std::string& 
   }
 }
 
-// ggml types ptq loads; the names of the others are given in the error.
-struct GgmlType {
-  uint32_t id;
-  const char* name;
-  at::ScalarType scalar;
-  bool supported;
-};
-constexpr GgmlType kGgmlTypes[] = {
-    {0, "F32", at::kFloat, true},   {1, "F16", at::kHalf, true},   {2, "Q4_0", at::kByte, false},
-    {3, "Q4_1", at::kByte, false},  {6, "Q5_0", at::kByte, false}, {7, "Q5_1", at::kByte, false},
-    {8, "Q8_0", at::kByte, false},  {9, "Q8_1", at::kByte, false}, {10, "Q2_K", at::kByte, false},
-    {11, "Q3_K", at::kByte, false}, {12, "Q4_K", at::kByte, false}, {13, "Q5_K", at::kByte, false},
-    {14, "Q6_K", at::kByte, false}, {30, "BF16", at::kBFloat16, true},
-};
-
-const GgmlType* ggml_type(uint32_t id) {
-  for (const auto& t : kGgmlTypes)
-    if (t.id == id) return &t;
-  return nullptr;
-}
-
 }  // namespace
 
 const std::string& GgufFile::path() const { return file_->path(); }
@@ -139,7 +120,10 @@ GgufFile GgufFile::open(std::shared_ptr<const MappedFile> file) {
     t.offset = r.get<uint64_t>("tensor offset");
     const GgmlType* gt = ggml_type(t.ggml_type);
     PTQ_CHECK(gt != nullptr, "{}: tensor '{}' has unknown ggml type {}", path, t.name, t.ggml_type);
-    if (gt->supported) t.bytes = numel * c10::elementSize(gt->scalar);
+    // Blocks never straddle rows: the innermost dimension is a whole number of blocks.
+    PTQ_CHECK(dims[0] % gt->block_elems == 0, "{}: tensor '{}' of type {} has rows of {} values, not a multiple of "
+              "its block size {}", path, t.name, gt->name, dims[0], gt->block_elems);
+    t.bytes = numel / static_cast<uint64_t>(gt->block_elems) * static_cast<uint64_t>(gt->block_bytes);
     PTQ_CHECK(g.index_.emplace(t.name, g.tensors_.size()).second, "{}: tensor '{}' appears twice", path, t.name);
     g.tensors_.push_back(std::move(t));
   }
@@ -191,10 +175,19 @@ at::Tensor GgufFile::load(const std::string& name) const {
   const GgufTensorInfo* t = find(name);
   PTQ_CHECK(t != nullptr, "{}: no tensor named '{}'", path(), name);
   const GgmlType* gt = ggml_type(t->ggml_type);
-  PTQ_CHECK(gt->supported, "{}: tensor '{}' has ggml type {}; only F32, F16 and BF16 tensors can be loaded", path(),
-            name, gt->name);
-  at::Tensor out = at::empty(t->shape, gt->scalar);
-  std::memcpy(out.data_ptr(), file_->data() + data_start_ + t->offset, t->bytes);
+  const uint8_t* src = file_->data() + data_start_ + t->offset;
+  if (!gt->quantized) {
+    const at::ScalarType st = t->ggml_type == 0 ? at::kFloat : t->ggml_type == 1 ? at::kHalf : at::kBFloat16;
+    at::Tensor out = at::empty(t->shape, st);
+    std::memcpy(out.data_ptr(), src, t->bytes);
+    return out;
+  }
+  at::Tensor out = at::empty(t->shape, at::kFloat);
+  float* dst = out.data_ptr<float>();
+  const int64_t n_blocks = out.numel() / gt->block_elems;
+  at::parallel_for(0, n_blocks, 4096, [&](int64_t b, int64_t e) {
+    ggml_dequantize(*gt, src + b * gt->block_bytes, e - b, dst + b * gt->block_elems);
+  });
   return out;
 }
 

@@ -1,7 +1,8 @@
 // GGUF files (v1, v2, v3; little-endian): "GGUF", u32 version, tensor and key-value counts (u32 in v1, u64 after),
 // key-value metadata (typed values, arrays), tensor infos (name, dims innermost first, ggml type, offset), padding to
 // general.alignment (default 32), then tensor data. Every offset and length is checked against the file size.
-// Only F32, F16 and BF16 tensors can be loaded (quantized ggml types are reported by name).
+// F32, F16 and BF16 tensors load as stored; the block-quantized types of model/ggml_blocks.h load dequantized to
+// float32.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -42,7 +43,8 @@ class GgufFile {
   std::string get_string(const std::string& key) const;
   const std::vector<GgufTensorInfo>& tensors() const { return tensors_; }
   const GgufTensorInfo* find(const std::string& name) const;
-  at::Tensor load(const std::string& name) const;  // owning CPU tensor, F32/F16/BF16 as stored
+  // An owning CPU tensor: F32/F16/BF16 as stored, quantized types dequantized to float32.
+  at::Tensor load(const std::string& name) const;
 
  private:
   std::shared_ptr<const MappedFile> file_;

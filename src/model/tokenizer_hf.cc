@@ -914,6 +914,14 @@ void parse_pre_tokenizer(const json& j, const std::string& where, const std::str
       PTQ_FAIL("{}: {}.behavior '{}' is not supported (Isolated, Removed)", label, where, behavior);
     PTQ_CHECK(!get_bool(j, "invert", false, where, label), "{}: {}.invert true is not supported", label, where);
     out.push_back(std::move(s));
+  } else if (type == "Digits") {
+    // Numeric characters (Unicode N*, what the reference's char::is_numeric tests) split off: each one alone
+    // (individual_digits) or runs of them.
+    PreStep s{PreStep::kSplit};
+    const bool individual = get_bool(j, "individual_digits", false, where, label);
+    s.regex = std::make_shared<Regex>(individual ? "\\p{N}" : "\\p{N}+", label + ": " + where);
+    s.behavior = SplitBehavior::kIsolated;
+    out.push_back(std::move(s));
   } else if (type == "ByteLevel") {
     PreStep s{PreStep::kByteLevel};
     s.add_prefix_space = get_bool(j, "add_prefix_space", false, where, label);
@@ -926,7 +934,7 @@ void parse_pre_tokenizer(const json& j, const std::string& where, const std::str
     s.split = get_bool(j, "split", true, where, label);
     out.push_back(std::move(s));
   } else {
-    PTQ_FAIL("{}: {}.type '{}' is not supported (ByteLevel, Split, Metaspace, Sequence)", label, where, type);
+    PTQ_FAIL("{}: {}.type '{}' is not supported (ByteLevel, Split, Digits, Metaspace, Sequence)", label, where, type);
   }
 }
 
@@ -1182,6 +1190,15 @@ std::unique_ptr<HfBpeTokenizer> HfBpeTokenizer::from_spec(const HfBpeSpec& spec,
       impl->pre.push_back({PreStep::kByteLevel});
       break;
     }
+    case P::kDigitsByteLevel: {
+      PreStep digits{PreStep::kSplit};
+      digits.regex = std::make_shared<Regex>("\\p{N}", origin);
+      impl->pre.push_back(std::move(digits));
+      PreStep bl{PreStep::kByteLevel};
+      bl.regex = std::make_shared<Regex>(kGpt2Pattern, origin);
+      impl->pre.push_back(std::move(bl));
+      break;
+    }
     case P::kByteLevel: {
       PreStep bl{PreStep::kByteLevel};
       bl.regex = std::make_shared<Regex>(kGpt2Pattern, origin);
@@ -1198,7 +1215,8 @@ std::unique_ptr<HfBpeTokenizer> HfBpeTokenizer::from_spec(const HfBpeSpec& spec,
   }
   // Decoders as the reference conversions write them.
   impl->has_decoder = true;
-  if (spec.pre_tokenizer == P::kSplitByteLevel || spec.pre_tokenizer == P::kByteLevel) {
+  if (spec.pre_tokenizer == P::kSplitByteLevel || spec.pre_tokenizer == P::kByteLevel ||
+      spec.pre_tokenizer == P::kDigitsByteLevel) {
     impl->decoder.push_back({DecStep::kByteLevel});
   } else {
     impl->decoder.push_back({DecStep::kReplace, "\xE2\x96\x81", " "});
@@ -1213,11 +1231,24 @@ std::unique_ptr<HfBpeTokenizer> HfBpeTokenizer::from_spec(const HfBpeSpec& spec,
   return std::unique_ptr<HfBpeTokenizer>(new HfBpeTokenizer(std::move(impl)));
 }
 
-std::string HfBpeTokenizer::gguf_pre_regex(const std::string& pre) {
-  if (pre == "gpt-2" || pre == "gpt2") return kGpt2Pattern;
-  if (pre == "llama-bpe" || pre == "llama3") return kLlama3Pattern;
-  if (pre == "qwen2") return kQwen2Pattern;
-  PTQ_FAIL("tokenizer.ggml.pre '{}' is not supported (gpt-2, llama-bpe, qwen2)", pre);
+void HfBpeTokenizer::set_gguf_pre_tokenizer(const std::string& pre, HfBpeSpec& spec) {
+  using P = HfBpeSpec::PreTokenizer;
+  static const char* const kDigitsFirst[] = {"smollm", "starcoder", "refact", "command-r", "codeshell", "exaone",
+                                             "minerva"};
+  if (pre == "gpt-2" || pre == "gpt2" || pre == "default") {
+    spec.pre_tokenizer = P::kByteLevel;
+  } else if (pre == "llama-bpe" || pre == "llama3") {
+    spec.pre_tokenizer = P::kSplitByteLevel;
+    spec.split_regex = kLlama3Pattern;
+  } else if (pre == "qwen2") {
+    spec.pre_tokenizer = P::kSplitByteLevel;
+    spec.split_regex = kQwen2Pattern;
+  } else if (std::find(std::begin(kDigitsFirst), std::end(kDigitsFirst), pre) != std::end(kDigitsFirst)) {
+    spec.pre_tokenizer = P::kDigitsByteLevel;
+  } else {
+    PTQ_FAIL("tokenizer.ggml.pre '{}' is not supported (gpt-2, default, llama-bpe, llama3, qwen2, smollm, starcoder, "
+             "refact, command-r, codeshell, exaone, minerva)", pre);
+  }
 }
 
 std::vector<int32_t> HfBpeTokenizer::encode(std::string_view text, bool add_bos) const {

@@ -10,7 +10,8 @@
 // Supported components (anything else is rejected at load time with the file and the JSON key in the message):
 //   normalizer    null, NFC, Prepend, Replace (String or Regex pattern), Sequence
 //   pre_tokenizer null, ByteLevel (use_regex: the built-in GPT-2 pattern), Split (Regex or String; Isolated or
-//                 Removed; invert false), Metaspace (prepend_scheme first/always/never, split), Sequence
+//                 Removed; invert false), Digits (individual_digits true/false), Metaspace (prepend_scheme
+//                 first/always/never, split), Sequence
 //   model         BPE (merges as "a b" strings or [a, b] pairs, ignore_merges, byte_fallback, unk_token, fuse_unk);
 //                 continuing_subword_prefix / end_of_word_suffix must be null or empty; dropout null or 0
 //   decoder       null, ByteLevel, Replace (String), ByteFallback, Fuse, Strip, Metaspace, Sequence
@@ -50,6 +51,7 @@ struct HfBpeSpec {
     kNone,               // the whole (normalized) piece goes to the model
     kSplitByteLevel,     // Sequence[Split{split_regex, Isolated}, ByteLevel{use_regex false}] (Llama 3, Qwen2)
     kByteLevel,          // ByteLevel{use_regex true}: the built-in GPT-2 pattern (GPT-2)
+    kDigitsByteLevel,    // Sequence[Digits{individual_digits true}, ByteLevel{use_regex true}] (StarCoder, SmolLM)
     kMetaspace,          // Metaspace{"▁", prepend_scheme first, split false} (non-legacy sentencepiece conversions)
   };
 
@@ -58,7 +60,7 @@ struct HfBpeSpec {
   std::vector<HfAddedToken> added_tokens;  // their ids may lie inside or beyond `vocab`
   Normalizer normalizer = Normalizer::kNone;
   PreTokenizer pre_tokenizer = PreTokenizer::kSplitByteLevel;
-  std::string split_regex;  // for kSplitByteLevel; see HfBpeTokenizer::gguf_pre_regex()
+  std::string split_regex;  // for kSplitByteLevel; see HfBpeTokenizer::set_gguf_pre_tokenizer()
   bool ignore_merges = false;
   bool byte_fallback = false;  // pieces missing from the vocabulary become <0xHH> tokens
   std::optional<std::string> unk_token;
@@ -77,9 +79,11 @@ class HfBpeTokenizer : public Tokenizer {
                                                         bool read_config = true);
   // Builds one from parsed parts. `origin` names where they came from in error messages (e.g. the GGUF path).
   static std::unique_ptr<HfBpeTokenizer> from_spec(const HfBpeSpec& spec, const std::string& origin);
-  // The pre-tokenizer regex for a GGUF tokenizer.ggml.pre value: "gpt-2" (the GPT-2 pattern), "llama-bpe" / "llama3"
-  // (Llama 3), "qwen2" (Qwen2: single digits). Throws for any other value.
-  static std::string gguf_pre_regex(const std::string& pre);
+  // The pre-tokenizer for a GGUF tokenizer.ggml.pre value, as llama.cpp maps it: "gpt-2"/"default" (ByteLevel),
+  // "llama-bpe"/"llama3" and "qwen2" (their split regex, kSplitByteLevel), and "smollm", "starcoder", "refact",
+  // "command-r", "codeshell", "exaone", "minerva" (single digits, then the GPT-2 pattern). Sets spec.pre_tokenizer and
+  // spec.split_regex; throws naming the supported values for any other.
+  static void set_gguf_pre_tokenizer(const std::string& pre, HfBpeSpec& spec);
 
   ~HfBpeTokenizer() override;
 

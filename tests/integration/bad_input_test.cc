@@ -11,7 +11,9 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "model/gguf_file.h"
 #include "store/db.h"
+#include "support/gguf_writer.h"
 #include "support/test_data.h"
 
 namespace ptq {
@@ -127,6 +129,33 @@ void edit_json_file(const std::string& path, const std::function<void(nlohmann::
 void truncate_file(const std::string& path, size_t drop) {
   const std::string bytes = test::read_file(path);
   test::write_file(path, bytes.substr(0, bytes.size() - drop));
+}
+
+// stories260K's GGUF rewritten with `edit` applied to its metadata and tensors (stored bytes; `type` a ggml id).
+void rewrite_stories_gguf(const std::string& out,
+                          const std::function<void(std::vector<std::pair<std::string, nlohmann::json>>&,
+                                                   std::vector<test::GgufRawTensor>&)>& edit) {
+  const GgufFile src = GgufFile::open(test::data_path("models/stories260K/stories260K-f32.v3.gguf"));
+  std::vector<std::pair<std::string, nlohmann::json>> meta;
+  for (auto it = src.metadata().begin(); it != src.metadata().end(); ++it) meta.emplace_back(it.key(), it.value());
+  std::vector<test::GgufRawTensor> tensors;
+  for (const auto& t : src.tensors()) {
+    const at::Tensor v = src.load(t.name).contiguous();
+    tensors.push_back({t.name, 0, t.shape, std::string(static_cast<const char*>(v.data_ptr()), v.numel() * 4)});
+  }
+  edit(meta, tensors);
+  test::write_gguf_raw(out, 3, meta, tensors);
+}
+
+// Replaces tensor `name` by `n_bytes` bytes of ggml type `type` (same shape) and moves it to the end of the file.
+void quantize_tensor_bytes(std::vector<test::GgufRawTensor>& tensors, const std::string& name, uint32_t type,
+                           size_t n_bytes) {
+  auto it = std::find_if(tensors.begin(), tensors.end(), [&](const auto& t) { return t.name == name; });
+  test::GgufRawTensor t = *it;
+  tensors.erase(it);
+  t.ggml_type = type;
+  t.bytes.assign(n_bytes, '\x21');
+  tensors.push_back(t);
 }
 
 // An eval command on a model folder (reads the data first, then the model).
@@ -364,6 +393,41 @@ std::vector<Case> cases() {
         return eval_on(s.file("m.gguf"));
       },
       {"$D/m.gguf", "not a GGUF file"});
+  // Quantized GGUF tensors (q_proj of stories260K is [64, 64]: 128 Q4_0 blocks of 18 bytes) and tokenizers.
+  add("gguf_unknown_ggml_type",
+      [](const Scratch& s) {
+        rewrite_stories_gguf(s.file("m.gguf"), [](auto&, auto& t) {
+          quantize_tensor_bytes(t, "blk.0.attn_q.weight", 16, 64 * 66);  // IQ2_XXS: not read by ptq
+        });
+        return eval_on(s.file("m.gguf"));
+      },
+      {"$D/m.gguf", "'blk.0.attn_q.weight'", "unknown ggml type 16"});
+  add("gguf_truncated_quantized_tensor",
+      [](const Scratch& s) {
+        rewrite_stories_gguf(s.file("m.gguf"),
+                             [](auto&, auto& t) { quantize_tensor_bytes(t, "blk.0.attn_q.weight", 2, 128 * 18); });
+        truncate_file(s.file("m.gguf"), 100);
+        return eval_on(s.file("m.gguf"));
+      },
+      {"$D/m.gguf", "'blk.0.attn_q.weight'", "truncated file"});
+  add("gguf_block_size_mismatch",
+      [](const Scratch& s) {
+        rewrite_stories_gguf(s.file("m.gguf"),
+                             [](auto&, auto& t) { quantize_tensor_bytes(t, "blk.0.attn_q.weight", 12, 16 * 144); });
+        return eval_on(s.file("m.gguf"));
+      },
+      {"$D/m.gguf", "'blk.0.attn_q.weight'", "Q4_K", "block size 256"});
+  add("gguf_unknown_pre_tokenizer",
+      [](const Scratch& s) {
+        rewrite_stories_gguf(s.file("m.gguf"), [](auto& meta, auto&) {
+          for (auto& [k, v] : meta)
+            if (k == "tokenizer.ggml.model") v = "gpt2";
+          meta.emplace_back("tokenizer.ggml.merges", nlohmann::json::array({"a b"}));
+          meta.emplace_back("tokenizer.ggml.pre", "deepseek-coder");
+        });
+        return eval_on(s.file("m.gguf"));
+      },
+      {"$D/m.gguf", "tokenizer.ggml.pre 'deepseek-coder' is not supported", "smollm"});
   add("llama2c_truncated",
       [](const Scratch& s) {
         test::write_file(s.file("m.bin"),

@@ -49,6 +49,19 @@ void put_scalar(Out& o, uint32_t type, const nlohmann::json& v) {
 void write_gguf(const std::string& path, uint32_t version,
                 const std::vector<std::pair<std::string, nlohmann::json>>& metadata,
                 const std::vector<std::pair<std::string, at::Tensor>>& tensors) {
+  std::vector<GgufRawTensor> raw;
+  for (const auto& [name, t] : tensors) {
+    at::Tensor c = t.contiguous();
+    PTQ_CHECK(c.scalar_type() == at::kFloat || c.scalar_type() == at::kHalf, "write_gguf: {} must be F32 or F16", name);
+    raw.push_back({name, c.scalar_type() == at::kFloat ? 0u : 1u, c.sizes().vec(),
+                   std::string(static_cast<const char*>(c.data_ptr()), c.numel() * c.element_size())});
+  }
+  write_gguf_raw(path, version, metadata, raw);
+}
+
+void write_gguf_raw(const std::string& path, uint32_t version,
+                    const std::vector<std::pair<std::string, nlohmann::json>>& metadata,
+                    const std::vector<GgufRawTensor>& tensors) {
   Out o;
   o.bytes = "GGUF";
   o.put<uint32_t>(version);
@@ -72,23 +85,18 @@ void write_gguf(const std::string& path, uint32_t version,
     }
   }
   uint64_t offset = 0;
-  std::vector<at::Tensor> data;
-  for (const auto& [name, t] : tensors) {
-    at::Tensor c = t.contiguous();
-    PTQ_CHECK(c.scalar_type() == at::kFloat || c.scalar_type() == at::kHalf, "write_gguf: {} must be F32 or F16", name);
-    o.str(name);
-    o.put<uint32_t>(static_cast<uint32_t>(c.dim()));
-    for (int64_t d = c.dim() - 1; d >= 0; --d) o.put<uint64_t>(c.size(d));  // innermost first
-    o.put<uint32_t>(c.scalar_type() == at::kFloat ? 0 : 1);
+  for (const auto& t : tensors) {
+    o.str(t.name);
+    o.put<uint32_t>(static_cast<uint32_t>(t.shape.size()));
+    for (auto d = t.shape.rbegin(); d != t.shape.rend(); ++d) o.put<uint64_t>(static_cast<uint64_t>(*d));  // innermost first
+    o.put<uint32_t>(t.ggml_type);
     o.put<uint64_t>(offset);
-    offset += (c.numel() * c.element_size() + 31) / 32 * 32;
-    data.push_back(c);
+    offset += (t.bytes.size() + 31) / 32 * 32;
   }
   o.bytes.append((32 - o.bytes.size() % 32) % 32, '\0');
-  for (const auto& c : data) {
-    const size_t n = c.numel() * c.element_size();
-    o.bytes.append(static_cast<const char*>(c.data_ptr()), n);
-    o.bytes.append((32 - n % 32) % 32, '\0');
+  for (const auto& t : tensors) {
+    o.bytes += t.bytes;
+    o.bytes.append((32 - t.bytes.size() % 32) % 32, '\0');
   }
   std::ofstream f(path, std::ios::binary | std::ios::trunc);
   f.write(o.bytes.data(), static_cast<std::streamsize>(o.bytes.size()));

@@ -1,5 +1,6 @@
-// A small GGUF writer for tests: rewrites metadata (types inferred from JSON values) and F32/F16 tensors, so the
-// reader can be exercised on F16 files and on versions the shared data does not ship.
+// A small GGUF writer for tests: rewrites metadata (types inferred from JSON values) and F32/F16 tensors or raw
+// blocks of any ggml type, so the reader can be exercised on F16 and quantized files and on versions the shared data
+// does not ship.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -17,5 +18,16 @@ namespace ptq::test {
 // given order with 32-byte alignment. version: 2 or 3.
 void write_gguf(const std::string& path, uint32_t version, const std::vector<std::pair<std::string, nlohmann::json>>& metadata,
                 const std::vector<std::pair<std::string, at::Tensor>>& tensors);
+
+// A tensor given as stored bytes of any ggml type (e.g. quantized blocks); shape outermost first.
+struct GgufRawTensor {
+  std::string name;
+  uint32_t ggml_type = 0;
+  std::vector<int64_t> shape;
+  std::string bytes;
+};
+void write_gguf_raw(const std::string& path, uint32_t version,
+                    const std::vector<std::pair<std::string, nlohmann::json>>& metadata,
+                    const std::vector<GgufRawTensor>& tensors);
 
 }  // namespace ptq::test

@@ -183,8 +183,8 @@ TEST(HfBpeTokenizer, FromSpecLikeGguf) {
   {
     HfBpeSpec s = spec_from_json(test::data_path("tokenizers/qwen3/tokenizer.json"));
     s.normalizer = HfBpeSpec::Normalizer::kNfc;
-    s.pre_tokenizer = HfBpeSpec::PreTokenizer::kSplitByteLevel;
-    s.split_regex = HfBpeTokenizer::gguf_pre_regex("qwen2");
+    HfBpeTokenizer::set_gguf_pre_tokenizer("qwen2", s);
+    EXPECT_EQ(s.pre_tokenizer, HfBpeSpec::PreTokenizer::kSplitByteLevel);
     s.eos_id = 151645;
     auto t = HfBpeTokenizer::from_spec(s, "qwen3 spec");
     EXPECT_EQ(t->vocab_size(), qwen3().vocab_size());
@@ -205,7 +205,8 @@ TEST(HfBpeTokenizer, FromSpecLikeGguf) {
       EXPECT_EQ(t->decode(row["ids"]), file.decode(row["ids"])) << text;
     }
   }
-  EXPECT_THROW(HfBpeTokenizer::gguf_pre_regex("deepseek-coder"), Error);
+  HfBpeSpec unknown;
+  EXPECT_THROW(HfBpeTokenizer::set_gguf_pre_tokenizer("deepseek-coder", unknown), Error);
 }
 
 // Writes `content` to a fresh temporary tokenizer.json and returns its path.
@@ -252,10 +253,10 @@ TEST(HfBpeTokenizer, BadInputNamesFileAndKey) {
   EXPECT_NE(msg.find("model.merges[0]"), std::string::npos) << msg;
 
   const std::string bad_pre = temp_json(
-      "badpre", R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}, "pre_tokenizer": {"type": "Digits"}})");
+      "badpre", R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}, "pre_tokenizer": {"type": "Punctuation"}})");
   msg = error_of([&] { HfBpeTokenizer::from_file(bad_pre); });
   EXPECT_NE(msg.find(bad_pre), std::string::npos) << msg;
-  EXPECT_NE(msg.find("pre_tokenizer.type 'Digits'"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("pre_tokenizer.type 'Punctuation'"), std::string::npos) << msg;
 
   for (const auto& p : {malformed, wordpiece, bad_merge, bad_pre}) fs::remove_all(fs::path(p).parent_path());
 }
