@@ -97,8 +97,8 @@ std::vector<std::vector<int32_t>> read_tokens_file(const std::string& path, int6
     std::vector<int32_t> ids;
     for (const auto& v : s) {
       PTQ_CHECK(v.is_number_integer() && v.get<int64_t>() >= 0 && v.get<int64_t>() < vocab,
-                "{}: samples[{}] holds {} which is not a token id of this tokenizer (0..{})", path, i, v.dump(),
-                vocab - 1);
+                "{}: samples[{}] holds {} which is not a token id of this model (vocabulary 0..{})", path, i,
+                v.dump(), vocab - 1);
       ids.push_back(v.get<int32_t>());
     }
     out.push_back(std::move(ids));
@@ -109,17 +109,26 @@ std::vector<std::vector<int32_t>> read_tokens_file(const std::string& path, int6
 }  // namespace
 
 CalibrationSet build_calibration(const CalibOptions& opt, const Tokenizer& tok) {
+  return build_calibration(opt, &tok, tok.vocab_size());
+}
+
+CalibrationSet build_calibration(const CalibOptions& opt, const Tokenizer* tok_ptr, int64_t model_vocab) {
+  const bool from_tokens = opt.dataset == "tokens" || opt.preproc == "tokens";
+  PTQ_CHECK(tok_ptr != nullptr || from_tokens,
+            "calib.name '{}': calibration from text needs a tokenizer (only calib.name tokens works without one)",
+            opt.dataset);
   PTQ_CHECK(opt.n_samples > 0, "calib.n_samples must be positive, got {}", opt.n_samples);
   PTQ_CHECK(opt.seq_len > 1, "calib.seq_len must be at least 2, got {}", opt.seq_len);
   PTQ_CHECK(opt.bs == -1 || opt.bs > 0, "calib.bs must be positive or -1 (all samples in one batch), got {}", opt.bs);
   CalibrationSet set;
   std::mt19937_64 rng(opt.seed);
   nlohmann::json prov = {{"dataset", opt.dataset}, {"preproc", opt.preproc}, {"seed", opt.seed},
-                         {"n_samples", opt.n_samples}, {"seq_len", opt.seq_len}, {"tokenizer", tok.kind()}};
+                         {"n_samples", opt.n_samples}, {"seq_len", opt.seq_len},
+                         {"tokenizer", tok_ptr ? tok_ptr->kind() : "none"}};
 
-  if (opt.dataset == "tokens" || opt.preproc == "tokens") {
+  if (from_tokens) {
     PTQ_CHECK(!opt.path.empty(), "calib.path: a tokens file is required for calibration from tokens");
-    set.samples = read_tokens_file(opt.path, tok.vocab_size());
+    set.samples = read_tokens_file(opt.path, model_vocab);
     prov["path"] = opt.path;
     prov["sha256"] = sha256_hex(read_file(opt.path));
   } else if (opt.preproc == "random_windows" || opt.preproc == "wikitext2_gptq" || opt.preproc == "ptb_gptq") {
@@ -134,7 +143,7 @@ CalibrationSet build_calibration(const CalibOptions& opt, const Tokenizer& tok) 
               "calibration dataset '{}' is an evaluation rule (windows drawn per seq_len); calibrate on C4 documents "
               "with calib.name c4 or jsonl and calib.path",
               opt.dataset);
-    const auto ids = tok.encode(text.text, false);
+    const auto ids = tok_ptr->encode(text.text, false);
     const int64_t N = static_cast<int64_t>(ids.size());
     PTQ_CHECK(N > opt.seq_len + 1, "calibration text '{}' has {} tokens, fewer than seq_len {} + 2", text.path, N,
               opt.seq_len);
@@ -170,7 +179,7 @@ CalibrationSet build_calibration(const CalibOptions& opt, const Tokenizer& tok) 
       std::vector<int32_t> concat;
       for (int64_t d : order) {
         if (static_cast<int64_t>(used.size()) == opt.n_samples) break;
-        const auto ids = tok.encode(strip(docs[static_cast<size_t>(d)]), false);
+        const auto ids = tok_ptr->encode(strip(docs[static_cast<size_t>(d)]), false);
         if (ids.empty() || static_cast<int64_t>(ids.size()) > opt.seq_len) continue;
         used.push_back(d);
         concat.insert(concat.end(), ids.begin(), ids.end());
@@ -183,7 +192,7 @@ CalibrationSet build_calibration(const CalibOptions& opt, const Tokenizer& tok) 
     } else {
       for (int64_t d : order) {
         if (static_cast<int64_t>(set.samples.size()) == opt.n_samples) break;
-        auto ids = tok.encode(docs[static_cast<size_t>(d)], false);
+        auto ids = tok_ptr->encode(docs[static_cast<size_t>(d)], false);
         if (static_cast<int64_t>(ids.size()) < opt.seq_len) continue;
         ids.resize(static_cast<size_t>(opt.seq_len));
         used.push_back(d);

@@ -43,6 +43,10 @@ struct CalibrationSet {
 };
 
 // Throws a user error naming the option or file on bad input (unknown preproc, too little data, malformed file).
+// model_vocab: the model's embedding rows, the range token ids of a tokens file must fall in. tok may be null for a
+// tokens file (ids need no tokenizer); every other dataset needs one.
+CalibrationSet build_calibration(const CalibOptions& opt, const Tokenizer* tok, int64_t model_vocab);
+// The same with ids checked against the tokenizer's vocabulary.
 CalibrationSet build_calibration(const CalibOptions& opt, const Tokenizer& tok);
 
 // {"samples": [[...], ...], "provenance": {...}} written atomically.

@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "core/progress.h"
 #include "eval/sampled_windows.h"
 
 namespace ptq {
@@ -43,6 +44,7 @@ PerplexityResult perplexity(CausalLM& model, const std::vector<int32_t>& ids_in,
   at::Tensor all = at::tensor(std::vector<int64_t>(ids_in.begin(), ids_in.begin() + W * L), at::kLong).view({W, L});
   at::NoGradGuard no_grad;
   const auto t0 = std::chrono::steady_clock::now();
+  Progress progress(opt.progress_label.empty() ? "eval window" : "eval " + opt.progress_label + " window", W);
   for (int64_t w0 = 0; w0 < W; w0 += opt.batch_size) {
     const int64_t k = std::min(opt.batch_size, W - w0);
     at::Tensor x = all.narrow(0, w0, k).to(dev);                        // int64 [k, L]
@@ -61,6 +63,7 @@ PerplexityResult perplexity(CausalLM& model, const std::vector<int32_t>& ids_in,
     sums = sums.cpu();
     const double* s = sums.data_ptr<double>();
     for (int64_t i = 0; i < k; ++i) r.window_nll_sums[static_cast<size_t>(w0 + i)] = s[i];
+    progress.step(w0 + k);
   }
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
@@ -86,6 +89,7 @@ PerplexityResult perplexity(CausalLM& model, const std::vector<int32_t>& ids_in,
 PerplexityResult evaluate_perplexity(CausalLM& model, const Tokenizer& tok, const EvalText& text,
                                      PerplexityOptions opt) {
   if (opt.token_limit_windows == 0) opt.token_limit_windows = text.token_limit_windows;
+  if (opt.progress_label.empty()) opt.progress_label = text.dataset;
   std::vector<int32_t> ids;
   std::string picks;  // c4_gptq: "doc:start " per window, recorded as a digest
   if (text.sampled_windows > 0) {

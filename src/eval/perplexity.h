@@ -26,6 +26,7 @@ struct PerplexityOptions {
   int64_t batch_size = 1;           // windows per forward call ([batch, L] int64)
   int64_t max_windows = 0;          // 0 = all windows
   int64_t token_limit_windows = 0;  // > 0: only the first token_limit_windows * seq_len tokens (c4-new: 256)
+  std::string progress_label;       // names the progress lines (core/progress.h), e.g. the dataset
 };
 
 struct PerplexityResult {

@@ -23,6 +23,10 @@ namespace ptq {
 
 class Tokenizer;
 
+// Whether a run reads text (evaluation, calibration from text, verification of exports) and so needs the model's
+// tokenizer; calibration from a tokens file alone does not.
+bool run_needs_tokenizer(const RunConfig& cfg);
+
 class InputChecker {
  public:
   InputChecker();
@@ -31,7 +35,9 @@ class InputChecker {
   void check(const RunConfig& cfg);
 
  private:
-  const Tokenizer& model(const RunConfig& cfg);
+  // The model's tokenizer; null when it has none and `required` is false.
+  const Tokenizer* model(const RunConfig& cfg, bool required);
+  std::unique_ptr<Tokenizer> open_model(const RunConfig& cfg);  // checks the checkpoint; its tokenizer or null
   void text(const RunConfig& cfg, const Tokenizer& tok, const std::string& dataset, const std::string& path,
             int64_t first, int64_t last, int64_t min_tokens, const std::string& section);
 

@@ -20,6 +20,7 @@
 #include "export/export_target.h"
 #include "export/fp16_scales.h"
 #include "export/verify_export.h"
+#include "experiment/input_check.h"
 #include "model/hf_checkpoint.h"
 #include "model/loaded_model.h"
 #include "pipeline/pipeline.h"
@@ -120,7 +121,7 @@ nlohmann::json execute_run(const RunConfig& cfg, const RunOptions& opt) {
   if (cfg.dtype == "float32") lo.dtype = at::kFloat;
   if (cfg.dtype == "float16") lo.dtype = at::kHalf;
   if (cfg.dtype == "bfloat16") lo.dtype = at::kBFloat16;
-  LoadedModel m = load_model(cfg.model_path, cfg.tokenizer_path, lo);
+  LoadedModel m = load_model(cfg.model_path, cfg.tokenizer_path, lo, run_needs_tokenizer(cfg));
   if (offload) move_to_host(*m.model, device.is_cuda());
   release_free_heap_memory();  // the loader's per-tensor copies (core/peak_memory.h)
   timings["load"] = since(t);
@@ -186,7 +187,7 @@ nlohmann::json execute_run(const RunConfig& cfg, const RunOptions& opt) {
       calib_prov = cs.provenance;
       calib_prov["reused"] = true;
     } else {
-      CalibrationSet cs = build_calibration(*cfg.calib, *m.tokenizer);
+      CalibrationSet cs = build_calibration(*cfg.calib, m.tokenizer.get(), m.checkpoint->config().vocab_size);
       batches = cs.batches;
       calib_prov = cs.provenance;
       if (cacheable) (*opt.calib_cache)[key] = std::move(cs);

@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "core/fake_quant.h"
 #include "core/peak_memory.h"
+#include "core/progress.h"
 #include "model/causal_lm.h"
 
 namespace ptq {
@@ -72,6 +73,7 @@ PipelineResult run_pipeline(CausalLMImpl& model, const std::vector<at::Tensor>& 
   RopeTables rope = model.rope(0, T);
   if (offload) rope = {rope.cos.to(dev), rope.sin.to(dev)};
 
+  Progress progress("quantize block", model.num_layers());
   for (int64_t b = 0; b < model.num_layers(); ++b) {
     // The previous block's temporaries are gone now: their holes must not add up across blocks (core/peak_memory.h).
     if (b > 0) release_free_heap_memory();
@@ -85,6 +87,7 @@ PipelineResult run_pipeline(CausalLMImpl& model, const std::vector<at::Tensor>& 
       set_activation_quantization(*block, scheme.act);
       for (auto& [name, q] : ctx.recorded()) result.codes[fmt::format("model.layers.{}.{}", b, name)] = std::move(q);
       if (offload) move_block_home(*block, home, dev);
+      progress.step(b + 1);
       continue;
     }
     // What the block's parameters were before the method (clones: methods change them in place): the reference of
@@ -189,6 +192,7 @@ PipelineResult run_pipeline(CausalLMImpl& model, const std::vector<at::Tensor>& 
 
     inputs = opt.quant_out ? q_out : fp_out;
     if (offload) move_block_home(*block, home, dev);
+    progress.step(b + 1);
   }
   release_free_heap_memory();
   method.finish();

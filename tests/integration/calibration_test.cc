@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <ATen/ATen.h>
 
+#include <filesystem>
+
 #include "core/error.h"
 #include "data/calibration.h"
 #include "model/tokenizer_score_bpe.h"
@@ -134,9 +136,71 @@ TEST(Calibration, BadInputsAreClearErrors) {
   CalibOptions t;
   t.dataset = "tokens";
   t.path = dir.file("bad.json");
-  expect_error(t, "not a token id of this tokenizer");
+  expect_error(t, "not a token id of this model");
   t.path = dir.file("absent.json");
   expect_error(t, "absent.json' not found");
+}
+
+// Token-id calibration is checked against the model's vocabulary (embedding rows), not the tokenizer's, and needs no
+// tokenizer at all: a vocab-4096 model with a 512-piece tokenizer takes id 3155, and a model without a tokenizer
+// calibrates from ids (the run then evaluates nothing; asking for an evaluation names the missing tokenizer).
+TEST(Calibration, TokenIdsAreCheckedAgainstTheModelVocabularyAndNeedNoTokenizer) {
+  test::TempDir dir;
+  const std::string ids = dir.file("ids.json");
+  test::write_file(ids, R"({"samples": [[3155, 17, 4095, 0, 9, 511, 512, 2048], [1, 2, 3, 4, 5, 6, 7, 8]]})");
+  CalibOptions o;
+  o.dataset = "tokens";
+  o.preproc = "tokens";
+  o.path = ids;
+  o.n_samples = 2;
+  o.seq_len = 8;
+  const CalibrationSet with_tok = build_calibration(o, &stories_tok(), 4096);
+  EXPECT_EQ(with_tok.samples[0][0], 3155);
+  const CalibrationSet without = build_calibration(o, nullptr, 4096);
+  EXPECT_EQ(without.samples, with_tok.samples);
+  EXPECT_EQ(without.provenance.at("tokenizer"), "none");
+  // The tokenizer-sized check (512 pieces) is what rejected id 3155 before.
+  EXPECT_THROW(build_calibration(o, stories_tok()), Error);
+  try {
+    build_calibration(o, nullptr, 3000);
+    ADD_FAILURE() << "id 3155 accepted by a 3000-row model";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("samples[0] holds 3155"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("0..2999"), std::string::npos) << e.what();
+  }
+  CalibOptions text = base("random_windows");
+  try {
+    build_calibration(text, nullptr, 4096);
+    ADD_FAILURE() << "text calibration without a tokenizer";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("needs a tokenizer"), std::string::npos) << e.what();
+  }
+
+  // Through the CLI: a random vocab-4096 model written without a tokenizer, GPTQ calibrated from the ids.
+  const std::string model = dir.file("model");
+  auto r = test::run_ptq(fmt::format("random-model --out {} --hidden 64 --intermediate 128 --layers 2 --heads 4 "
+                                     "--vocab 4096 --dtype float32", model));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_FALSE(std::filesystem::exists(model + "/tokenizer.json") || std::filesystem::exists(model + "/tokenizer.model"));
+  const std::string cfg = dir.file("run.yml");
+  test::write_file(cfg, fmt::format(R"(base: {{seed: 0}}
+model: {{type: Llama, path: {}, torch_dtype: auto}}
+calib: {{name: tokens, path: {}, n_samples: 2, bs: 1, seq_len: 8, preproc: tokens, seed: 0}}
+quant:
+    method: GPTQ
+    weight: {{bit: 4, symmetric: False, granularity: per_group, group_size: 32}}
+    special: {{actorder: False, percdamp: 0.01}}
+    quant_out: True
+save: {{save_trans: False, save_fake: False}}
+)", model, ids));
+  r = test::run_ptq(fmt::format("run {} --db {} --json", cfg, dir.file("runs.db")));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = test::last_json_line(r.out);
+  EXPECT_EQ(j.at("calibration").at("tokenizer"), "none");
+  EXPECT_EQ(j.at("layer_errors").size(), 14u);  // 2 blocks x 7 linears, all quantized from the ids
+  r = test::run_ptq(fmt::format("run {} --db {} --set eval.name=tinystories --set eval.seq_len=8", cfg, dir.file("runs.db")));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("no tokenizer found"), std::string::npos) << r.err;
 }
 
 }  // namespace

@@ -144,6 +144,33 @@ TEST(Cli, RunWithoutErrorMeasurementQuantizesTheSameModel) {
   }
 }
 
+// Long loops report on standard error (core/progress.h): every step with PTQ_PROGRESS_INTERVAL=0, none by default on
+// a run this short, none with "off"; standard output keeps the JSON line last.
+TEST(Cli, ProgressLinesForBlocksAndWindowsOnStandardError) {
+  const std::string args = "run --config " + config_path("quantization/methods/GPTQ/gptq_w_only.yml") +
+                           " --set model.path=" + test::data_path("models/stories260K-hf") +
+                           " --set calib.n_samples=4 --set eval.max_windows=3 --set 'eval.eval_pos=[fake_quant]' --json";
+  const char* old = std::getenv("PTQ_PROGRESS_INTERVAL");
+  const std::string saved = old ? old : "";
+  auto run_with = [&](const char* value) {
+    if (value) ::setenv("PTQ_PROGRESS_INTERVAL", value, 1);
+    else ::unsetenv("PTQ_PROGRESS_INTERVAL");
+    auto r = run_ptq(args);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NO_THROW(last_json_line(r.out));
+    return r.err;
+  };
+  const std::string every = run_with("0"), quiet = run_with(nullptr), off = run_with("off");
+  if (old) ::setenv("PTQ_PROGRESS_INTERVAL", saved.c_str(), 1);
+  else ::unsetenv("PTQ_PROGRESS_INTERVAL");
+  for (int b = 1; b <= 5; ++b)
+    EXPECT_NE(every.find(fmt::format("ptq: quantize block {}/5: ", b)), std::string::npos) << every;
+  EXPECT_NE(every.find("ETA"), std::string::npos) << every;
+  EXPECT_NE(every.find("ptq: eval tinystories window 3/3: "), std::string::npos) << every;
+  EXPECT_EQ(quiet.find("ptq: quantize block"), std::string::npos) << quiet;
+  EXPECT_EQ(off.find("ptq: "), std::string::npos) << off;
+}
+
 TEST(Cli, VersionHumanReadable) {
   ProcessResult r = run_ptq("version --gemm-size 128");
   ASSERT_EQ(r.exit_code, 0) << r.err;
