@@ -25,6 +25,7 @@ int cmd_status(const std::vector<std::string>& words);
 int cmd_train(const std::vector<std::string>& words);
 int cmd_random_model(const std::vector<std::string>& words);
 int cmd_bench_import(const std::vector<std::string>& words);
+int cmd_convert(const std::vector<std::string>& words);
 
 struct Command {
   std::string_view name;
@@ -53,6 +54,8 @@ inline constexpr Command kCommands[] = {
     {"train", "train the default model from scratch on the Debian corpus (presets tiny, default), cached", cmd_train},
     {"random-model", "write a randomly initialised Llama checkpoint of any shape (llama2-7b, ...) for benchmarks",
      cmd_random_model},
+    {"convert", "a GGUF model (quantized tensors dequantized) as a Hugging Face folder with its tokenizer files",
+     cmd_convert},
     {"bench-import", "Google Benchmark JSON output (tests/bench programs) into the results store, with the machine",
      cmd_bench_import},
 };

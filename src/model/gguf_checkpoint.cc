@@ -146,8 +146,12 @@ std::optional<int32_t> meta_token_id(const GgufFile& f, const char* key, size_t 
   return static_cast<int32_t>(id);
 }
 
+}  // namespace
+
 // tokenizer.ggml.model "gpt2": a byte-level BPE vocabulary with merges; tokenizer.ggml.pre names the pre-tokenizer.
-std::unique_ptr<Tokenizer> gguf_bpe_tokenizer(const GgufFile& f) {
+HfBpeSpec gguf_bpe_spec(const GgufFile& f) {
+  PTQ_CHECK(f.get_string("tokenizer.ggml.model") == "gpt2", "{}: tokenizer.ggml.model '{}' is not a BPE vocabulary "
+            "('gpt2')", f.path(), f.get_string("tokenizer.ggml.model"));
   const nlohmann::json* tokens_p = meta_array(f, "tokenizer.ggml.tokens");
   const nlohmann::json* merges_p = meta_array(f, "tokenizer.ggml.merges");
   PTQ_CHECK(tokens_p && !tokens_p->empty(), "{}: metadata key 'tokenizer.ggml.tokens' missing or empty", f.path());
@@ -178,14 +182,12 @@ std::unique_ptr<Tokenizer> gguf_bpe_tokenizer(const GgufFile& f) {
   if (pre == "llama-bpe" || pre == "llama3") spec.ignore_merges = true;
   spec.bos_id = meta_token_id(f, "tokenizer.ggml.bos_token_id", tokens.size());
   spec.eos_id = meta_token_id(f, "tokenizer.ggml.eos_token_id", tokens.size());
-  return HfBpeTokenizer::from_spec(spec, f.path());
+  return spec;
 }
-
-}  // namespace
 
 std::unique_ptr<Tokenizer> gguf_tokenizer(const GgufFile& f) {
   const std::string model = f.get_string("tokenizer.ggml.model");
-  if (model == "gpt2") return gguf_bpe_tokenizer(f);
+  if (model == "gpt2") return HfBpeTokenizer::from_spec(gguf_bpe_spec(f), f.path());
   PTQ_CHECK(model == "llama", "{}: tokenizer.ggml.model '{}' is not supported (llama, gpt2)", f.path(), model);
   const nlohmann::json* tokens_p = meta_array(f, "tokenizer.ggml.tokens");
   PTQ_CHECK(tokens_p && !tokens_p->empty(), "{}: metadata key 'tokenizer.ggml.tokens' missing or empty", f.path());

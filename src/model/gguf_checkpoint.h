@@ -9,6 +9,7 @@
 
 #include "model/checkpoint.h"
 #include "model/gguf_file.h"
+#include "model/tokenizer_hf.h"
 
 namespace ptq {
 
@@ -39,5 +40,9 @@ class GgufCheckpoint : public Checkpoint {
 // (byte-level BPE with merges; tokenizer.ggml.pre picks the pre-tokenizer). Throws
 // naming the file and key when absent or of another model type.
 std::unique_ptr<Tokenizer> gguf_tokenizer(const GgufFile& f);
+
+// The parts of a "gpt2" GGUF vocabulary (what gguf_tokenizer builds from; `ptq convert` writes them as
+// tokenizer.json). Throws naming the file and key for another model type or malformed metadata.
+HfBpeSpec gguf_bpe_spec(const GgufFile& f);
 
 }  // namespace ptq

@@ -80,6 +80,22 @@ void expect_variant(const Tokenizer& tok, const std::string& variant) {
   }
 }
 
+// The logit rows of `rows` (reference.json layout) against ptq's logits [positions, vocab] (float64).
+double max_logit_diff(const at::Tensor& logits, const json& rows) {
+  double d = 0;
+  for (const auto& r : rows) {
+    const int64_t p = r.at("position");
+    const auto first = r.at("first32").get<std::vector<double>>();
+    for (size_t v = 0; v < first.size(); ++v)
+      d = std::max(d, std::abs(logits[p][static_cast<int64_t>(v)].item<double>() - first[v]));
+    const auto top_ids = r.at("top5_ids").get<std::vector<int64_t>>();
+    const auto top = r.at("top5").get<std::vector<double>>();
+    for (size_t k = 0; k < top.size(); ++k) d = std::max(d, std::abs(logits[p][top_ids[k]].item<double>() - top[k]));
+    d = std::max(d, std::abs(at::logsumexp(logits[p], 0).item<double>() - r.at("logsumexp").get<double>()));
+  }
+  return d;
+}
+
 TEST(SmolLM2, GgufTokenizerGivesTheIdsOfHfTokenizers) {
   REQUIRE_SMOLLM2();
   const auto ck = open_checkpoint(smollm2_path());
@@ -124,19 +140,9 @@ TEST(SmolLM2, LogitsAndPerplexityEqualTransformersOnTheDequantizedWeights) {
     at::NoGradGuard ng;
     logits = m->forward(at::tensor(prefix, at::kLong).view({1, n}))[0].to(at::kDouble);
   }
-  double max_diff = 0;
-  for (const auto& r : rows) {
-    const int64_t p = r.at("position");
-    const auto first = r.at("first32").get<std::vector<double>>();
-    for (size_t v = 0; v < first.size(); ++v)
-      max_diff = std::max(max_diff, std::abs(logits[p][static_cast<int64_t>(v)].item<double>() - first[v]));
-    const auto top_ids = r.at("top5_ids").get<std::vector<int64_t>>();
-    const auto top = r.at("top5").get<std::vector<double>>();
-    for (size_t k = 0; k < top.size(); ++k)
-      max_diff = std::max(max_diff, std::abs(logits[p][top_ids[k]].item<double>() - top[k]));
-    EXPECT_EQ(logits[p].argmax().item<int64_t>(), top_ids[0]) << "position " << p;
-    max_diff = std::max(max_diff, std::abs(at::logsumexp(logits[p], 0).item<double>() - r.at("logsumexp").get<double>()));
-  }
+  const double max_diff = max_logit_diff(logits, rows);
+  for (const auto& r : rows)
+    EXPECT_EQ(logits[r.at("position").get<int64_t>()].argmax().item<int64_t>(), r.at("top5_ids")[0].get<int64_t>());
   std::cout << "[ measured ] max |logit - transformers| over 16 positions: " << max_diff << "\n";
   // float32 sums in another order through 30 blocks; logits are O(10).
   EXPECT_LT(max_diff, 1e-3);
@@ -154,6 +160,72 @@ TEST(SmolLM2, LogitsAndPerplexityEqualTransformersOnTheDequantizedWeights) {
   const auto want_sums = ref.at("window_nll_sums").get<std::vector<double>>();
   ASSERT_EQ(sums.size(), want_sums.size());
   for (size_t i = 0; i < sums.size(); ++i) EXPECT_NEAR(sums[i], want_sums[i], 1e-5 * want_sums[i]) << "window " << i;
+}
+
+// `ptq convert` writes an HF folder that ptq reads with the GGUF's weights and ids, and that transformers read with
+// the same logits (reference.json converted_folder, computed by transformers from a folder this command wrote).
+TEST(SmolLM2, ConvertedFolderHasTheSameLogitsIdsAndPerplexity) {
+  REQUIRE_SMOLLM2();
+  test::TempDir dir;
+  const std::string out = dir.file("smollm2-hf");
+  auto r = test::run_ptq(fmt::format("convert --model {} --out {} --json", smollm2_path(), out));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const json j = test::last_json_line(r.out);
+  EXPECT_EQ(j.at("files"), json({"config.json", "generation_config.json", "model.safetensors",
+                                 "special_tokens_map.json", "tokenizer.json", "tokenizer_config.json"}));
+  const json cfg = json::parse(test::read_file(out + "/config.json"));
+  EXPECT_EQ(cfg.at("torch_dtype"), "float32");
+  EXPECT_EQ(cfg.at("tie_word_embeddings"), true);
+  const json tc = json::parse(test::read_file(out + "/tokenizer_config.json"));
+  EXPECT_EQ(tc.at("add_bos_token"), false);
+  EXPECT_EQ(tc.at("eos_token"), "<|im_end|>");
+  EXPECT_EQ(json::parse(test::read_file(out + "/generation_config.json")).at("eos_token_id"), 2);
+
+  const auto gguf = open_checkpoint(smollm2_path());
+  const auto hf = open_checkpoint(out);
+  EXPECT_EQ(hf->config().dtype, at::kFloat);
+  for (const char* name : {"model.embed_tokens.weight", "model.layers.3.self_attn.q_proj.weight",
+                           "model.layers.3.self_attn.k_proj.weight", "model.layers.29.mlp.down_proj.weight"})
+    EXPECT_TRUE(at::equal(hf->load(name), gguf->load(name))) << name;
+  expect_variant(*hf->tokenizer(), "smollm2");
+
+  const auto& rows = reference().at("converted_folder").at("logits_first_window");
+  const auto ids = hf->tokenizer()->encode(text_named("wikitext2"), false);
+  std::vector<int64_t> prefix(ids.begin(), ids.begin() + static_cast<int64_t>(rows.size()));
+  CausalLM m = load_causal_lm(*hf, {at::kFloat});
+  at::NoGradGuard ng;
+  const at::Tensor logits =
+      m->forward(at::tensor(prefix, at::kLong).view({1, static_cast<int64_t>(prefix.size())}))[0].to(at::kDouble);
+  const double diff = max_logit_diff(logits, rows);
+  std::cout << "[ measured ] converted folder: max |logit - transformers on the folder| " << diff << "\n";
+  EXPECT_LT(diff, 1e-3);
+
+  auto ppl = [&](const std::string& model) {
+    auto e = test::run_ptq(fmt::format("eval --model {} --dataset wikitext2 --seq-len 512 --max-windows 2 --json", model));
+    EXPECT_EQ(e.exit_code, 0) << e.err;
+    return test::last_json_line(e.out).at("ppl").get<double>();
+  };
+  const double a = ppl(smollm2_path()), b = ppl(out);
+  EXPECT_NEAR(a, b, 1e-6 * a);
+}
+
+// A sentencepiece-style GGUF vocabulary (stories260K) has no tokenizer.json form here: convert asks for the file.
+TEST(SmolLM2, ConvertOfASentencepieceGgufTakesTheTokenizerFile) {
+  test::TempDir dir;
+  const std::string gguf = test::data_path("models/stories260K/stories260K-f32.v3.gguf");
+  auto r = test::run_ptq(fmt::format("convert --model {} --out {}", gguf, dir.file("a")));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--tokenizer"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir.file("a")));
+  r = test::run_ptq(fmt::format("convert --model {} --out {} --dtype bfloat16 --tokenizer {}", gguf, dir.file("b"),
+                                test::data_path("models/stories260K-hf/tokenizer.model")));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto hf = open_checkpoint(dir.file("b"));
+  const auto src = open_checkpoint(gguf);
+  EXPECT_EQ(hf->config().dtype, at::kBFloat16);
+  EXPECT_TRUE(at::equal(hf->load("model.layers.0.self_attn.q_proj.weight"),
+                        src->load("model.layers.0.self_attn.q_proj.weight").to(at::kBFloat16)));
+  EXPECT_EQ(hf->tokenizer()->encode("Once upon a time", true), src->tokenizer()->encode("Once upon a time", true));
 }
 
 }  // namespace
