@@ -74,14 +74,6 @@ if [[ $SKIP != *,bench,* ]]; then
   done
 fi
 
-# A scratch working folder per process: the matrix's relative paths (configs/, experiments/) point back here, and
-# every process gets its own results/cache (the step-1 cache dir is relative to the working folder).
-scratch() {
-  mkdir -p "$1"
-  ln -sfn "$ROOT/configs" "$1/configs"
-  ln -sfn "$ROOT/experiments" "$1/experiments"
-}
-
 if [[ $SKIP != *,matrix,* ]]; then
   if [ ! -f "$MODEL/config.json" ]; then
     say "default model (ptq train --preset default)"
@@ -90,53 +82,11 @@ if [[ $SKIP != *,matrix,* ]]; then
   model_abs=$(cd "$MODEL" && pwd)
   # The matrix as shipped, moved to the default model and its own text (calibration split, held-out split);
   # 16 calibration windows of 256 tokens as the demo, so the 36 runs take minutes, not an hour.
-  sets=(--set "model.path=$model_abs" --set calib.name=text --set "calib.path=$model_abs/data/calib.txt"
-        --set calib.preproc=random_windows --set calib.n_samples=16 --set calib.first_doc=0 --set calib.last_doc=-1
-        --set eval.name=text --set "eval.path=$model_abs/data/valid.txt" --set eval.first_doc=0 --set eval.last_doc=-1)
-  n=$("$BIN" run experiments/methods_overview.yaml --dry-run --json --db "$WORK/dry.db" "${sets[@]}" | tail -1 |
-      python3 -c "import json, sys; print(json.load(sys.stdin)['total'])")
-  say "methods_overview ($n cells) in one process"
-  scratch "$WORK/shared"
-  s=$(now)
-  (cd "$WORK/shared" && "$BIN" run experiments/methods_overview.yaml --db ptq.db --threads 1 "${sets[@]}" \
-    >"$WORK/shared.log" 2>&1) || { tail -20 "$WORK/shared.log"; exit 1; }
-  shared_s=$(python3 -c "import sys; print(float(sys.argv[2]) - float(sys.argv[1]))" "$s" "$(now)")
-  : >"$WORK/separate.tsv"
-  for ((i = 0; i < n; i++)); do
-    say "methods_overview cell $i of $n as its own process"
-    scratch "$WORK/cell$i"
-    s=$(now)
-    (cd "$WORK/cell$i" && "$BIN" run experiments/methods_overview.yaml --cells "$i" --db ptq.db --threads 1 \
-      "${sets[@]}" >"$WORK/cell$i.log" 2>&1) || { tail -20 "$WORK/cell$i.log"; exit 1; }
-    printf '%s\t%s\n' "$i" "$(python3 -c "import sys; print(float(sys.argv[2]) - float(sys.argv[1]))" "$s" "$(now)")" \
-      >>"$WORK/separate.tsv"
-  done
-  python3 - "$WORK" "$n" "$shared_s" "$OUT/raw/matrix_cost.json" "$model_abs" "${sets[*]}" <<'PY'
-import json, sqlite3, sys
-work, n, shared_s, out, model, sets = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4], sys.argv[5], sys.argv[6]
-def ppl(db):
-    con = sqlite3.connect(db)
-    rows = con.execute("SELECT r.run_key, r.method, r.scheme, m.value FROM runs r JOIN metrics m ON m.run_id = r.id "
-                       "WHERE r.status = 'finished' AND m.name = 'ppl' AND m.pos = 'fake_quant'").fetchall()
-    return {k: (meth, sch, v) for k, meth, sch, v in rows}
-shared = ppl(f"{work}/shared/ptq.db")
-separate, cells = {}, []
-for line in open(f"{work}/separate.tsv"):
-    i, secs = line.split()
-    p = ppl(f"{work}/cell{i}/ptq.db")
-    assert len(p) == 1, f"cell {i}: {len(p)} finished runs"
-    (key, val), = p.items()
-    separate[key] = val
-    cells.append({"index": int(i), "run_key": key, "method": val[0], "scheme": val[1], "seconds": float(secs),
-                  "ppl_separate": val[2], "ppl_shared": shared.get(key, (None, None, None))[2]})
-assert set(shared) == set(separate), "the shared and the separate runs have different run keys"
-rel = max(abs(c["ppl_shared"] - c["ppl_separate"]) / c["ppl_separate"] for c in cells)
-total = sum(c["seconds"] for c in cells)
-json.dump({"cells": n, "model": model, "overrides": sets, "shared_seconds": shared_s, "separate_seconds": total,
-           "ratio": shared_s / total, "max_rel_ppl_diff": rel, "per_cell": cells}, open(out, "w"), indent=1)
-print(f"matrix: one process {shared_s:.1f} s, separate processes {total:.1f} s, ratio {shared_s / total:.3f}, "
-      f"max relative ppl difference {rel:.2e}")
-PY
+  say "methods_overview: one process vs separate processes"
+  PTQ_BUILD_DIR=$BUILD scripts/bench_matrix_sharing.sh experiments/methods_overview.yaml "$OUT/raw/matrix_cost.json" \
+    --set "model.path=$model_abs" --set calib.name=text --set "calib.path=$model_abs/data/calib.txt" \
+    --set calib.preproc=random_windows --set calib.n_samples=16 --set calib.first_doc=0 --set calib.last_doc=-1 \
+    --set eval.name=text --set "eval.path=$model_abs/data/valid.txt" --set eval.first_doc=0 --set eval.last_doc=-1
 fi
 
 if [[ $SKIP != *,memory,* ]]; then

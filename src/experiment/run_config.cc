@@ -428,9 +428,11 @@ RunConfig parse_run_config_node(const YAML::Node& root, const std::string& file)
   PTQ_CHECK(c.offload == "auto" || c.offload == "blocks" || c.offload == "none",
             "{}: ptq.offload: '{}' is not one of auto (blocks on CUDA, none on the CPU), blocks, none", file, c.offload);
   c.measure_errors = p.get<bool>("measure_errors", true);
+  c.search_cache = p.get<std::string>("search_cache", "");
   if (p.has("step_1")) {
     c.step_1 = read_step_one(p.sub("step_1"), file);
     RunConfig one = *c.step_1->config;
+    if (one.search_cache.empty()) one.search_cache = c.search_cache;
     if (c.step_1->same_scheme) one.scheme = c.scheme;
     if (c.step_1->same_seed) {
       one.seed = c.seed;

@@ -14,7 +14,7 @@
 //          ptq additions: save_gptq (GPTQ checkpoint, gptq_quant_model/), gptq_version (v1: checkpoint_format "gptq",
 //          zeros minus one, the default; v2: "gptq_v2"), verify_export (default true: every export is verified
 //          against the fake-quant model before the run succeeds, src/export/verify_export.h)
-//   ptq:   threads, device, offload, measure_errors, step_1 {config, set, handover, cache_dir} (ptq's own section; step_1: StepOne below)
+//   ptq:   threads, device, offload, measure_errors, search_cache, step_1 {config, set, handover, cache_dir} (ptq's own section; step_1: StepOne below)
 // Unknown keys are errors naming the file and the key path; `--set key.path=value` overrides apply before parsing.
 #pragma once
 
@@ -92,6 +92,9 @@ struct RunConfig {
   // ptq.measure_errors: per-linear and per-block errors of the quantized block (default true); false for speed runs
   // (stored with the run; nothing else changes).
   bool measure_errors = true;
+  // ptq.search_cache: a folder for content-addressed search results (AWQ's scale search) shared across runs and
+  // cells; "" = off. Not part of the stored configuration or the run key: a hit reproduces the search exactly.
+  std::string search_cache;
   std::optional<StepOne> step_1;
 
   nlohmann::json to_json() const;  // the resolved configuration, stored with results

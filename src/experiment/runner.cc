@@ -201,6 +201,7 @@ nlohmann::json execute_run(const RunConfig& cfg, const RunOptions& opt) {
   po.quant_out = cfg.quant_out;
   po.keep_transformed = cfg.save_trans;
   po.measure_errors = cfg.measure_errors;
+  po.search_cache = cfg.search_cache;
   po.keep_codes = !targets.empty();
   if (offload) po.device = device;
   PipelineResult pr = run_pipeline(*m.model, batches, *method, cfg.scheme, po);

@@ -33,12 +33,15 @@
 #include <cmath>
 #include <filesystem>
 #include <limits>
+#include <functional>
 #include <map>
+#include <optional>
 
 #include "core/error.h"
 #include "core/fake_quant.h"
 #include "core/fault_injection.h"
 #include "methods/awq_clip.h"
+#include "methods/awq_search_cache.h"
 #include "methods/method.h"
 #include "model/safetensors.h"
 
@@ -135,9 +138,35 @@ class Awq : public Method {
     nlohmann::json chosen = nlohmann::json::object();
     if (opt_.trans) {
       const RopeTables& rope = ctx.rope();
+      // A stored search of this very block under these settings (ptq.search_cache, methods/awq_search_cache.h)
+      // replaces the searches; otherwise they run and their result is stored, unless a guard fired.
+      const std::string& cache_dir = ctx.search_cache();
+      std::string key;
+      std::optional<AwqSearchEntry> hit;
+      if (!cache_dir.empty()) {
+        key = awq_search_key(ctx, {{"method", "awq"}, {"trans_version", opt_.trans_version},
+                                   {"batched_search", opt_.batched_search}});
+        hit = awq_search_load(cache_dir, key);
+      }
+      AwqSearchEntry fresh;
+      const size_t events_before = ctx.events().size();
+      nlohmann::json& losses = ctx.notes()["awq_search_losses"];
+      if (losses.is_null()) losses = nlohmann::json::array();
+      const size_t losses_before = losses.size();
+      auto find = [&](const char* subset, const std::function<Scale()>& run) -> Scale {
+        if (hit) {
+          PTQ_CHECK(hit->scales.count(subset) && hit->ratios.contains(subset),
+                    "{}: AWQ search cache entry {} has no subset '{}'", cache_dir, key, subset);
+          return {hit->scales.at(subset).to(ctx.inputs().front().device()), hit->ratios.at(subset).get<double>()};
+        }
+        Scale s = run();
+        fresh.scales[subset] = s.first.cpu();
+        fresh.ratios[subset] = s.second;
+        return s;
+      };
       // 1: input_layernorm -> q, k, v; loss on self_attn.
       {
-        auto s = search(ctx, cache.at("self_attn.q_proj"), {attn->q_proj, attn->k_proj, attn->v_proj},
+        auto s = find("qkv", [&] { return search(ctx, cache.at("self_attn.q_proj"), {attn->q_proj, attn->k_proj, attn->v_proj},
                         {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"},
                         [&](const at::Tensor& x) { return attn->forward(x, rope); },
                         [&](const at::Tensor& x, const std::vector<at::Tensor>& w) {
@@ -147,7 +176,7 @@ class Awq : public Method {
                                                         flat(batched_linear(x, w[1], attn->k_proj->bias)),
                                                         flat(batched_linear(x, w[2], attn->v_proj->bias)), rope);
                           return out.view({R, B, T, out.size(2)});
-                        });
+                        }); });
         fold_into_norm(block->input_layernorm->weight, s, {attn->q_proj, attn->k_proj, attn->v_proj});
         divide(cache.at("self_attn.q_proj"), s);
         chosen["qkv"] = s.second;
@@ -156,11 +185,11 @@ class Awq : public Method {
       // 2: v_proj -> o_proj, only when the shapes line up (no GQA).
       const int64_t v_out = attn->v_proj->weight.size(0), o_in = attn->o_proj->weight.size(1);
       if (v_out == o_in) {
-        auto s = search(ctx, cache.at("self_attn.o_proj"), {attn->o_proj}, {"self_attn.o_proj"},
+        auto s = find("o", [&] { return search(ctx, cache.at("self_attn.o_proj"), {attn->o_proj}, {"self_attn.o_proj"},
                         [&](const at::Tensor& x) { return attn->o_proj(x); },
                         [&](const at::Tensor& x, const std::vector<at::Tensor>& w) {
                           return batched_linear(x, w[0], attn->o_proj->bias);
-                        });
+                        }); });
         fold_into_linear(attn->v_proj, s, {attn->o_proj});
         divide(cache.at("self_attn.o_proj"), s);
         chosen["o"] = s.second;
@@ -171,13 +200,13 @@ class Awq : public Method {
       }
       // 3: post_attention_layernorm -> gate, up; loss on mlp.
       {
-        auto s = search(ctx, cache.at("mlp.gate_proj"), {mlp->gate_proj, mlp->up_proj},
+        auto s = find("gate_up", [&] { return search(ctx, cache.at("mlp.gate_proj"), {mlp->gate_proj, mlp->up_proj},
                         {"mlp.gate_proj", "mlp.up_proj"},
                         [&](const at::Tensor& x) { return mlp->forward(x); },
                         [&](const at::Tensor& x, const std::vector<at::Tensor>& w) {
                           return mlp->down_proj(at::silu(batched_linear(x, w[0], mlp->gate_proj->bias)) *
                                                 batched_linear(x, w[1], mlp->up_proj->bias));
-                        });
+                        }); });
         fold_into_norm(block->post_attention_layernorm->weight, s, {mlp->gate_proj, mlp->up_proj});
         divide(cache.at("mlp.gate_proj"), s);
         chosen["gate_up"] = s.second;
@@ -185,16 +214,25 @@ class Awq : public Method {
       }
       // 4: up_proj -> down_proj.
       {
-        auto s = search(ctx, cache.at("mlp.down_proj"), {mlp->down_proj}, {"mlp.down_proj"},
+        auto s = find("down", [&] { return search(ctx, cache.at("mlp.down_proj"), {mlp->down_proj}, {"mlp.down_proj"},
                         [&](const at::Tensor& x) { return mlp->down_proj(x); },
                         [&](const at::Tensor& x, const std::vector<at::Tensor>& w) {
                           return batched_linear(x, w[0], mlp->down_proj->bias);
-                        });
+                        }); });
         fold_into_linear(mlp->up_proj, s, {mlp->down_proj});
         divide(cache.at("mlp.down_proj"), s);
         chosen["down"] = s.second;
         keep_scale(ctx.index(), {"mlp.down_proj"}, s.first);
       }
+      if (hit) {
+        for (const auto& l : hit->losses) ctx.notes()["awq_search_losses"].push_back(l);
+      } else if (!cache_dir.empty() && ctx.events().size() == events_before) {
+        const nlohmann::json& all = ctx.notes()["awq_search_losses"];
+        fresh.losses = nlohmann::json(
+            std::vector<nlohmann::json>(all.begin() + static_cast<std::ptrdiff_t>(losses_before), all.end()));
+        awq_search_store(cache_dir, key, fresh);
+      }
+      if (!cache_dir.empty()) ctx.notes()["awq_search_cache"] = hit ? "hit" : "miss";
     }
 
     // Clip factors per linear (1 = no clipping), range shape of the weight quantizer.

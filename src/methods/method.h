@@ -74,6 +74,11 @@ class BlockContext {
   // handed over (same parameter tensors, none modified in place, no input transform): the pipeline takes them
   // instead of running a forward of its own (most methods' capture forward is exactly that forward). Empty otherwise.
   std::vector<at::Tensor> take_fp_outputs() { return std::move(fp_outputs_); }
+  // Folder of content-addressed search results a method may reuse across runs (ptq.search_cache; "" = none): a
+  // result is keyed by everything it depends on (block inputs and parameters, scheme, settings, ptq build), so a hit
+  // gives the very numbers the search would.
+  void set_search_cache(std::string dir) { search_cache_ = std::move(dir); }
+  const std::string& search_cache() const { return search_cache_; }
 
  private:
   int64_t index_;
@@ -89,6 +94,7 @@ class BlockContext {
   bool untouched() const;
   std::vector<std::pair<const void*, uint32_t>> handed_over_;  // per parameter slot: tensor identity, version
   std::vector<at::Tensor> fp_outputs_;
+  std::string search_cache_;
 };
 
 class Method {

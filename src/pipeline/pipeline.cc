@@ -80,6 +80,7 @@ PipelineResult run_pipeline(CausalLMImpl& model, const std::vector<at::Tensor>& 
     DecoderLayer block = model.layer(b);
     if (offload) block->to(dev);
     BlockContext ctx(b, block, inputs, rope, scheme, opt.keep_codes);
+    ctx.set_search_cache(opt.search_cache);
     if (calib.empty()) {
       // Data-free (RTN without a calib section): nothing to propagate or measure; methods that need inputs refuse.
       method.apply_block(ctx);

@@ -33,6 +33,8 @@ struct PipelineOptions {
   // Per-linear and per-block errors (ptq.measure_errors). Off, a block costs the method and, with quant_out, one
   // forward; layer_errors and block_errors stay empty.
   bool measure_errors = true;
+  // ptq.search_cache: the folder methods keep content-addressed search results in (BlockContext::search_cache).
+  std::string search_cache;
   // Compute device when it differs from where the model's weights live (offload: ptq.offload in the README); nullopt:
   // compute where the model is.
   std::optional<at::Device> device;

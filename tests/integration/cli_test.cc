@@ -9,7 +9,9 @@
 
 #include <cstdint>
 #include <cstdlib>
+#include <filesystem>
 #include <map>
+#include <set>
 #include <optional>
 #include <vector>
 #include <sstream>
@@ -169,6 +171,50 @@ TEST(Cli, ProgressLinesForBlocksAndWindowsOnStandardError) {
   EXPECT_NE(every.find("ptq: eval tinystories window 3/3: "), std::string::npos) << every;
   EXPECT_EQ(quiet.find("ptq: quantize block"), std::string::npos) << quiet;
   EXPECT_EQ(off.find("ptq: "), std::string::npos) << off;
+}
+
+// ptq.search_cache: AWQ's scale search stored per block, content-addressed. AWQ-academic and AWQ-LLMC (other clip)
+// share it; a hit gives exactly the numbers of a run without the cache; other calibration data misses; the setting is
+// not part of the stored configuration (run keys stay).
+TEST(Cli, AwqScaleSearchIsSharedThroughTheSearchCache) {
+  test::TempDir dir;
+  const std::string cache = dir.file("cache");
+  auto run = [&](const std::string& extra) {
+    auto r = run_ptq("run --config " + config_path("quantization/methods/Awq/awq_w_only.yml") + " --set model.path=" +
+                     test::data_path("models/stories260K-hf") +
+                     " --set calib.n_samples=16 --set eval.max_windows=8 --set 'eval.eval_pos=[fake_quant]' --json" +
+                     extra);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return r.exit_code == 0 ? last_json_line(r.out) : nlohmann::json::object();
+  };
+  auto states = [](const nlohmann::json& j) {
+    std::set<std::string> s;
+    for (int b = 0; b < 5; ++b) s.insert(j["notes"][std::to_string(b)].value("awq_search_cache", "none"));
+    return s;
+  };
+  auto entries = [&] {
+    size_t n = 0;
+    if (std::filesystem::exists(cache + "/awq_scale_search"))
+      for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(cache + "/awq_scale_search")) ++n;
+    return n;
+  };
+  const std::string with = " --set ptq.search_cache=" + cache;
+  const nlohmann::json academic = run(with + " --set quant.special.clip_sym=true");
+  EXPECT_EQ(states(academic), std::set<std::string>{"miss"});
+  EXPECT_EQ(entries(), 5u);
+  const nlohmann::json llmc = run(with + " --set quant.special.clip_sym=false");
+  EXPECT_EQ(states(llmc), std::set<std::string>{"hit"});
+  const nlohmann::json llmc_plain = run(" --set quant.special.clip_sym=false");
+  EXPECT_EQ(states(llmc_plain), std::set<std::string>{"none"});
+  ASSERT_FALSE(llmc.empty() || llmc_plain.empty() || academic.empty());
+  EXPECT_EQ(llmc["evals"][0]["ppl"].get<double>(), llmc_plain["evals"][0]["ppl"].get<double>());
+  EXPECT_EQ(llmc["layer_errors"], llmc_plain["layer_errors"]);
+  EXPECT_EQ(llmc["notes"]["3"]["awq_search_losses"], llmc_plain["notes"]["3"]["awq_search_losses"]);
+  EXPECT_NE(academic["evals"][0]["ppl"].get<double>(), llmc["evals"][0]["ppl"].get<double>());  // the clip differs
+  EXPECT_EQ(llmc["config"], llmc_plain["config"]);  // the cache is not part of the run's configuration
+  const nlohmann::json other_data = run(with + " --set calib.seed=5");
+  EXPECT_EQ(states(other_data), std::set<std::string>{"miss"});
+  EXPECT_EQ(entries(), 10u);
 }
 
 TEST(Cli, VersionHumanReadable) {
