@@ -145,4 +145,11 @@ std::vector<OptionDecl> common_options() {
 
 void apply_common_options(const Args& args) { set_threads(args.get_int("--threads")); }
 
+c10::ScalarType parse_dtype_option(const std::string& command, const std::string& value) {
+  if (value == "float32") return c10::kFloat;
+  if (value == "float16") return c10::kHalf;
+  if (value == "bfloat16") return c10::kBFloat16;
+  PTQ_FAIL("ptq {}: --dtype: '{}' is not one of float32, float16, bfloat16", command, value);
+}
+
 }  // namespace ptq::cli

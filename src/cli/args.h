@@ -2,6 +2,8 @@
 // --help text. Unknown options and missing values are user errors (exit 2).
 #pragma once
 
+#include <c10/core/ScalarType.h>
+
 #include <map>
 #include <optional>
 #include <string>
@@ -58,5 +60,9 @@ class Args {
 std::vector<OptionDecl> common_options();
 // Applies the common options (thread count); call after parse().
 void apply_common_options(const Args& args);
+
+// A --dtype value of the commands that write checkpoints: float32, float16 or bfloat16; otherwise a user error
+// "ptq <command>: --dtype: ...".
+c10::ScalarType parse_dtype_option(const std::string& command, const std::string& value);
 
 }  // namespace ptq::cli

@@ -25,13 +25,6 @@ namespace {
 namespace fs = std::filesystem;
 using ojson = nlohmann::ordered_json;
 
-at::ScalarType parse_dtype(const std::string& s) {
-  if (s == "float32") return at::kFloat;
-  if (s == "float16") return at::kHalf;
-  if (s == "bfloat16") return at::kBFloat16;
-  PTQ_FAIL("ptq convert: --dtype: '{}' is not one of float32, float16, bfloat16", s);
-}
-
 std::optional<int64_t> meta_int(const GgufFile& f, const std::string& key) {
   return f.has_key(key) ? std::optional<int64_t>(f.get_int(key)) : std::nullopt;
 }
@@ -82,7 +75,7 @@ int cmd_convert(const std::vector<std::string>& words) {
   PTQ_CHECK(model && !model->empty(), "ptq convert: --model X.gguf is required");
   PTQ_CHECK(out && !out->empty(), "ptq convert: --out DIR is required");
   PTQ_CHECK(fs::path(*model).extension() == ".gguf", "ptq convert: --model {}: not a .gguf file", *model);
-  const at::ScalarType dtype = parse_dtype(args.get_or("--dtype", "float32"));
+  const at::ScalarType dtype = parse_dtype_option("convert", args.get_or("--dtype", "float32"));
   const std::string tok = args.get_or("--tokenizer", "");
   PTQ_CHECK(tok.empty() || fs::is_regular_file(tok), "ptq convert: --tokenizer {}: no such file", tok);
   if (fs::exists(*out)) PTQ_CHECK(args.flag("--force"), "ptq convert: --out {}: exists (use --force to replace it)", *out);

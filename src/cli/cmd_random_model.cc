@@ -13,17 +13,6 @@
 
 namespace ptq::cli {
 
-namespace {
-
-at::ScalarType parse_dtype(const std::string& s) {
-  if (s == "float32") return at::kFloat;
-  if (s == "float16") return at::kHalf;
-  if (s == "bfloat16") return at::kBFloat16;
-  PTQ_FAIL("ptq random-model: --dtype: '{}' is not one of float32, float16, bfloat16", s);
-}
-
-}  // namespace
-
 int cmd_random_model(const std::vector<std::string>& words) {
   namespace fs = std::filesystem;
   Args args("random-model",
@@ -78,7 +67,7 @@ int cmd_random_model(const std::vector<std::string>& words) {
             c.num_heads, c.num_kv_heads);
   c.head_dim = c.hidden_size / c.num_heads;
   c.tie_word_embeddings = args.flag("--tied");
-  const at::ScalarType dtype = parse_dtype(args.get_or("--dtype", "float16"));
+  const at::ScalarType dtype = parse_dtype_option("random-model", args.get_or("--dtype", "float16"));
   const std::string tok = args.get_or("--tokenizer", "");
   if (!tok.empty()) {
     PTQ_CHECK(fs::is_regular_file(tok), "ptq random-model: --tokenizer {}: no such file", tok);

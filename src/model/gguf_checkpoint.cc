@@ -178,8 +178,6 @@ HfBpeSpec gguf_bpe_spec(const GgufFile& f) {
   }
   const std::string pre = f.has_key("tokenizer.ggml.pre") ? f.get_string("tokenizer.ggml.pre") : "gpt-2";
   with_context(f.path(), [&] { HfBpeTokenizer::set_gguf_pre_tokenizer(pre, spec); });
-  if (pre == "qwen2") spec.normalizer = HfBpeSpec::Normalizer::kNfc;
-  if (pre == "llama-bpe" || pre == "llama3") spec.ignore_merges = true;
   spec.bos_id = meta_token_id(f, "tokenizer.ggml.bos_token_id", tokens.size());
   spec.eos_id = meta_token_id(f, "tokenizer.ggml.eos_token_id", tokens.size());
   return spec;

@@ -1240,9 +1240,11 @@ void HfBpeTokenizer::set_gguf_pre_tokenizer(const std::string& pre, HfBpeSpec& s
   } else if (pre == "llama-bpe" || pre == "llama3") {
     spec.pre_tokenizer = P::kSplitByteLevel;
     spec.split_regex = kLlama3Pattern;
+    spec.ignore_merges = true;
   } else if (pre == "qwen2") {
     spec.pre_tokenizer = P::kSplitByteLevel;
     spec.split_regex = kQwen2Pattern;
+    spec.normalizer = HfBpeSpec::Normalizer::kNfc;
   } else if (std::find(std::begin(kDigitsFirst), std::end(kDigitsFirst), pre) != std::end(kDigitsFirst)) {
     spec.pre_tokenizer = P::kDigitsByteLevel;
   } else {

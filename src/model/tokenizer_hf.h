@@ -81,8 +81,9 @@ class HfBpeTokenizer : public Tokenizer {
   static std::unique_ptr<HfBpeTokenizer> from_spec(const HfBpeSpec& spec, const std::string& origin);
   // The pre-tokenizer for a GGUF tokenizer.ggml.pre value, as llama.cpp maps it: "gpt-2"/"default" (ByteLevel),
   // "llama-bpe"/"llama3" and "qwen2" (their split regex, kSplitByteLevel), and "smollm", "starcoder", "refact",
-  // "command-r", "codeshell", "exaone", "minerva" (single digits, then the GPT-2 pattern). Sets spec.pre_tokenizer and
-  // spec.split_regex; throws naming the supported values for any other.
+  // "command-r", "codeshell", "exaone", "minerva" (single digits, then the GPT-2 pattern). Sets spec.pre_tokenizer,
+  // spec.split_regex and what goes with them (NFC for qwen2, ignore_merges for Llama 3); throws naming the supported
+  // values for any other.
   static void set_gguf_pre_tokenizer(const std::string& pre, HfBpeSpec& spec);
 
   ~HfBpeTokenizer() override;

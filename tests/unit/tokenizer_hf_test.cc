@@ -182,9 +182,9 @@ HfBpeSpec spec_from_json(const std::string& path) {
 TEST(HfBpeTokenizer, FromSpecLikeGguf) {
   {
     HfBpeSpec s = spec_from_json(test::data_path("tokenizers/qwen3/tokenizer.json"));
-    s.normalizer = HfBpeSpec::Normalizer::kNfc;
     HfBpeTokenizer::set_gguf_pre_tokenizer("qwen2", s);
     EXPECT_EQ(s.pre_tokenizer, HfBpeSpec::PreTokenizer::kSplitByteLevel);
+    EXPECT_EQ(s.normalizer, HfBpeSpec::Normalizer::kNfc);
     s.eos_id = 151645;
     auto t = HfBpeTokenizer::from_spec(s, "qwen3 spec");
     EXPECT_EQ(t->vocab_size(), qwen3().vocab_size());
