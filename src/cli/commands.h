@@ -21,6 +21,7 @@ int cmd_plot(const std::vector<std::string>& words);
 int cmd_report(const std::vector<std::string>& words);
 int cmd_import(const std::vector<std::string>& words);
 int cmd_merge(const std::vector<std::string>& words);
+int cmd_dump(const std::vector<std::string>& words);
 int cmd_status(const std::vector<std::string>& words);
 int cmd_train(const std::vector<std::string>& words);
 int cmd_random_model(const std::vector<std::string>& words);
@@ -49,6 +50,8 @@ inline constexpr Command kCommands[] = {
      cmd_report},
     {"import", "`ptq run --json` records (results/*.jsonl) into the results store as one matrix", cmd_import},
     {"merge", "merge results-store shards (SLURM array tasks) into the main store, idempotently", cmd_merge},
+    {"dump", "a matrix's finished runs as JSON lines (the committed form of a store); `ptq import` restores them",
+     cmd_dump},
     {"status", "each cell of a matrix: pending, running, failed or finished, across the store and its shards",
      cmd_status},
     {"train", "train the default model from scratch on the Debian corpus (presets tiny, default), cached", cmd_train},

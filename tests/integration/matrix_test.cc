@@ -274,6 +274,50 @@ TEST(MatrixTest, DryRunAndOnly) {
   EXPECT_EQ(j["estimate"]["estimated"], 3);
 }
 
+// A finished matrix as text (`ptq dump`, the form results/smollm2/ commits): `ptq import` of it gives a store with
+// the same runs and run keys, so the table is the same and `ptq run` resumes with nothing left to do.
+TEST(MatrixTest, DumpAndImportRestoreTheStore) {
+  test::TempDir dir;
+  const std::string file = dir.file("m.yaml"), db = dir.file("a.db"), db2 = dir.file("b.db");
+  const std::string dump = dir.file("out/m.jsonl"), dump2 = dir.file("m2.jsonl");
+  test::write_file(file, fmt::format("name: dumped\nbase: {}\n", base_config()) + small_set() +
+                             "axes:\n"
+                             "  method:\n"
+                             "    - {name: rtn, set: {quant.method: RTN, quant.special: {}}}\n"
+                             "  bits:\n"
+                             "    - {name: w3g32, set: {quant.weight.bit: 3}}\n"
+                             "    - {name: w4g32, set: {quant.weight.bit: 4}}\n");
+  auto r = test::run_ptq(fmt::format("run {} --db {} --threads 1", file, db));
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  r = test::run_ptq(fmt::format("dump --db {} --matrix dumped --out {} --json", db, dump));
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("\"runs\":2"), std::string::npos) << r.out;
+  r = test::run_ptq(fmt::format("import {} --db {}", dump, db2));
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("2 runs restored"), std::string::npos) << r.out;
+  EXPECT_EQ(Store(db2).runs("dumped"), Store(db).runs("dumped"));
+  r = test::run_ptq(fmt::format("dump --db {} --matrix dumped --out {}", db2, dump2));
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(test::read_file(dump2), test::read_file(dump));
+  const auto t1 = test::run_ptq(fmt::format("table --db {} --matrix dumped", db));
+  const auto t2 = test::run_ptq(fmt::format("table --db {} --matrix dumped", db2));
+  ASSERT_EQ(t1.exit_code, 0) << t1.out << t1.err;
+  EXPECT_EQ(t2.out, t1.out);
+  r = test::run_ptq(fmt::format("run {} --db {} --dry-run", file, db2));
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("2 cells, 2 already finished"), std::string::npos) << r.out;
+  r = test::run_ptq(fmt::format("import {} --db {}", dump, db2));  // again: nothing new
+  EXPECT_NE(r.out.find("0 runs restored from " + dump + ", 2 already finished"), std::string::npos) << r.out;
+  // Bad input: exit 2, naming what is wrong.
+  r = test::run_ptq(fmt::format("dump --db {} --matrix nosuch --out {}", db, dump2));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("no runs of matrix 'nosuch'"), std::string::npos) << r.err;
+  r = test::run_ptq(fmt::format("dump --db {} --out {}", dir.file("missing.db"), dump2));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("no such results store"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir.file("missing.db")));
+}
+
 // THE ACCEPTANCE TEST: SIGKILL in the middle of a matrix, rerun, nothing finished is recomputed.
 TEST(MatrixTest, ResumesAfterSigkillWithoutRecomputing) {
   test::TempDir dir;

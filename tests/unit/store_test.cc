@@ -1,5 +1,5 @@
 // The SQLite results store: round trips, one-transaction atomicity, replace rules, concurrent writers (WAL),
-// idempotent merges, migrations, version and file-format refusals, values stored verbatim.
+// idempotent merges, dumps restored exactly, migrations, version and file-format refusals, values stored verbatim.
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 #include <sys/wait.h>
@@ -14,6 +14,7 @@
 
 #include "core/error.h"
 #include "store/db.h"
+#include "store/run_dump.h"
 #include "store/schema.h"
 #include "support/test_data.h"
 
@@ -88,6 +89,55 @@ TEST(Store, RoundTripsEveryField) {
   EXPECT_FALSE(s.is_finished("nope"));
   EXPECT_FALSE(s.run("nope").has_value());
   EXPECT_TRUE(s.integrity_ok());
+}
+
+TEST(Store, DumpRestoresEveryFieldExactly) {
+  test::TempDir dir;
+  const RunRecord r = full_record("k1");
+  RunRecord running = full_record("k2");
+  running.status = RunStatus::kRunning;
+  const std::string dump = dir.file("m1.jsonl"), again = dir.file("again.jsonl");
+  {
+    Store s(dir.file("a.db"));
+    s.record_run(r);
+    s.mark_running(running);
+    s.record_run(full_record("k3", "other"));
+    const DumpStats st = write_run_dump(s, "m1", dump);
+    EXPECT_EQ(st.runs, 1);
+    EXPECT_EQ(st.skipped, 1);  // k2 is still running: not in the dump
+  }
+  EXPECT_TRUE(is_run_dump_file(dump));
+  const std::string text = test::read_file(dump);
+  EXPECT_NE(text.find("\"value\":\"nan\""), std::string::npos) << text;  // JSON has no NaN
+  EXPECT_NE(text.find("\"value\":\"inf\""), std::string::npos) << text;
+  Store b(dir.file("b.db"));
+  const RestoreStats st = restore_run_dump(dump, "", b);
+  EXPECT_EQ(st.added, 1);
+  const auto back = b.run("k1");
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(*back, r);
+  EXPECT_EQ(back->metrics[0].value, 5.4731234567890123);
+  EXPECT_TRUE(std::isnan(back->metrics[2].value));
+  EXPECT_FALSE(b.run("k2").has_value());
+  write_run_dump(b, "m1", again);
+  EXPECT_EQ(test::read_file(again), text);  // dump -> restore -> dump: the same bytes
+  EXPECT_EQ(restore_run_dump(dump, "", b).skipped, 1);  // restoring again adds nothing
+  EXPECT_EQ(count(b, "runs"), 1);
+
+  // A damaged file (a line cut short, a key missing) changes nothing and names the file and the line.
+  const std::string cut = dir.file("cut.jsonl");
+  test::write_file(cut, text + text.substr(0, text.size() / 2) + "\n");
+  Store c(dir.file("c.db"));
+  std::string e = error_of([&] { restore_run_dump(cut, "", c); });
+  EXPECT_NE(e.find(cut + ": line 2: not JSON"), std::string::npos) << e;
+  nlohmann::json j = nlohmann::json::parse(text);
+  j.erase("scheme");
+  test::write_file(cut, j.dump() + "\n");
+  e = error_of([&] { restore_run_dump(cut, "", c); });
+  EXPECT_NE(e.find(cut + ": line 1: run: key 'scheme' missing"), std::string::npos) << e;
+  EXPECT_EQ(count(c, "runs"), 0);
+  e = error_of([&] { write_run_dump(c, "nothing", again); });
+  EXPECT_NE(e.find("no runs of matrix 'nothing'"), std::string::npos) << e;
 }
 
 TEST(Store, RunsAndMetricQueries) {
