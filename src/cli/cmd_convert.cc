@@ -16,7 +16,7 @@
 #include "core/error.h"
 #include "model/gguf_checkpoint.h"
 #include "model/hf_checkpoint.h"
-#include "model/tokenizer_hf_json.h"
+#include "model/hf_side_files.h"
 
 namespace ptq::cli {
 
@@ -27,31 +27,6 @@ using ojson = nlohmann::ordered_json;
 
 std::optional<int64_t> meta_int(const GgufFile& f, const std::string& key) {
   return f.has_key(key) ? std::optional<int64_t>(f.get_int(key)) : std::nullopt;
-}
-
-// tokenizer.json and the small files transformers reads beside it, from a "gpt2" GGUF vocabulary.
-void write_tokenizer_files(const GgufFile& f, const ModelConfig& c, const fs::path& dir) {
-  const HfBpeSpec spec = gguf_bpe_spec(f);
-  const bool add_bos = f.has_key("tokenizer.ggml.add_bos_token") && f.metadata().at("tokenizer.ggml.add_bos_token").is_boolean() &&
-                       f.metadata().at("tokenizer.ggml.add_bos_token").get<bool>();
-  write_file_atomically((dir / "tokenizer.json").string(), hf_tokenizer_json(spec, add_bos).dump(1) + "\n");
-  auto token = [&](const char* key) -> std::optional<std::string> {
-    const auto id = meta_int(f, key);
-    if (!id || *id < 0 || static_cast<size_t>(*id) >= spec.vocab.size()) return std::nullopt;
-    return spec.vocab[static_cast<size_t>(*id)];
-  };
-  ojson special = ojson::object();
-  for (const auto& [name, key] : {std::pair{"bos_token", "tokenizer.ggml.bos_token_id"},
-                                  {"eos_token", "tokenizer.ggml.eos_token_id"},
-                                  {"unk_token", "tokenizer.ggml.unknown_token_id"},
-                                  {"pad_token", "tokenizer.ggml.padding_token_id"}})
-    if (auto t = token(key)) special[name] = *t;
-  ojson tc = {{"tokenizer_class", "PreTrainedTokenizerFast"}, {"add_bos_token", add_bos}, {"add_eos_token", false},
-              {"clean_up_tokenization_spaces", false}, {"model_max_length", c.max_position_embeddings}};
-  for (auto it = special.begin(); it != special.end(); ++it) tc[it.key()] = it.value();
-  if (f.has_key("tokenizer.chat_template")) tc["chat_template"] = f.get_string("tokenizer.chat_template");
-  write_file_atomically((dir / "tokenizer_config.json").string(), tc.dump(2) + "\n");
-  write_file_atomically((dir / "special_tokens_map.json").string(), special.dump(2) + "\n");
 }
 
 }  // namespace
@@ -82,7 +57,7 @@ int cmd_convert(const std::vector<std::string>& words) {
 
   const auto ck = GgufCheckpoint::open(*model);
   const GgufFile& f = ck->file();
-  PTQ_CHECK(!tok.empty() || f.get_string("tokenizer.ggml.model") == "gpt2",
+  PTQ_CHECK(!tok.empty() || gguf_has_bpe_vocabulary(f),
             "{}: tokenizer.ggml.model '{}': ptq convert writes tokenizer.json for BPE ('gpt2') vocabularies; give the "
             "model's tokenizer file with --tokenizer", *model, f.get_string("tokenizer.ggml.model"));
   ModelConfig c = ck->config();
@@ -104,13 +79,11 @@ int cmd_convert(const std::vector<std::string>& words) {
   }
   write_hf_checkpoint(tmp.string(), c, tensors, 5'000'000'000ULL,
                       {{"format", "pt"}, {"converted_from", fs::path(*model).filename().string()}});
-  ojson gen = ojson::object();
-  if (c.bos_token_id) gen["bos_token_id"] = *c.bos_token_id;
-  if (c.eos_token_id) gen["eos_token_id"] = *c.eos_token_id;
+  ojson gen = generation_config_json(c);
   if (const auto pad = meta_int(f, "tokenizer.ggml.padding_token_id")) gen["pad_token_id"] = *pad;
   write_file_atomically((tmp / "generation_config.json").string(), gen.dump(2) + "\n");
   if (tok.empty())
-    write_tokenizer_files(f, c, tmp);
+    write_gguf_tokenizer_files(f, c, tmp);
   else
     fs::copy_file(tok, tmp / (fs::path(tok).extension() == ".json" ? "tokenizer.json" : "tokenizer.model"));
   if (fs::exists(final_dir)) fs::remove_all(final_dir);

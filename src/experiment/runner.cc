@@ -22,6 +22,7 @@
 #include "export/verify_export.h"
 #include "experiment/input_check.h"
 #include "model/hf_checkpoint.h"
+#include "model/hf_side_files.h"
 #include "model/loaded_model.h"
 #include "pipeline/pipeline.h"
 
@@ -253,9 +254,7 @@ nlohmann::json execute_run(const RunConfig& cfg, const RunOptions& opt) {
       const std::string dir =
           (std::filesystem::path(stage) / (fake ? "fake_quant_model" : "transformed_model")).string();
       write_hf_checkpoint(dir, m.model->config(), tensors, 5'000'000'000ULL, meta);
-      for (const auto& f : tokenizer_files_of(cfg.model_path, cfg.tokenizer_path))
-        std::filesystem::copy_file(f, std::filesystem::path(dir) / std::filesystem::path(f).filename(),
-                                   std::filesystem::copy_options::skip_existing);
+      copy_tokenizer_files(cfg.model_path, cfg.tokenizer_path, m.model->config(), dir);
       saved_paths[fake ? "fake_quant" : "transformed"] = dir;
       if (human) fmt::print("saved {}\n", dir);
     }
@@ -270,7 +269,8 @@ nlohmann::json execute_run(const RunConfig& cfg, const RunOptions& opt) {
     req.dir = (std::filesystem::path(stage) / target.folder()).string();
     req.method = cfg.method;
     req.method_params = method->params();
-    req.tokenizer_files = tokenizer_files_of(cfg.model_path, cfg.tokenizer_path);
+    req.model_path = cfg.model_path;
+    req.tokenizer_path = cfg.tokenizer_path;
     const ExportResult er = with_context(fmt::format("{}: save", cfg.source), [&] {
       return write_quantized_checkpoint(*m.model, pr.codes, cfg.scheme, req);
     });

@@ -16,6 +16,7 @@
 #include "model/causal_lm.h"
 #include "model/checkpoint.h"
 #include "model/hf_checkpoint.h"
+#include "model/hf_side_files.h"
 
 namespace ptq {
 
@@ -72,16 +73,6 @@ nlohmann::json gptq_config(const ExportTarget& t, const QuantSpec& w, int64_t gr
 }
 
 }  // namespace
-
-std::vector<std::string> tokenizer_files_of(const std::string& model_path, const std::string& tokenizer_path) {
-  std::vector<std::string> out;
-  if (fs::is_directory(model_path))
-    for (const char* f : {"tokenizer.json", "tokenizer.model", "tokenizer_config.json", "special_tokens_map.json",
-                          "added_tokens.json", "generation_config.json"})
-      if (fs::is_regular_file(fs::path(model_path) / f)) out.push_back((fs::path(model_path) / f).string());
-  if (!tokenizer_path.empty() && fs::is_regular_file(tokenizer_path)) out.push_back(tokenizer_path);
-  return out;
-}
 
 ExportResult write_quantized_checkpoint(const CausalLMImpl& model, const std::map<std::string, QuantizedLinear>& codes,
                                         const QuantScheme& scheme, const ExportRequest& req) {
@@ -153,11 +144,7 @@ ExportResult write_quantized_checkpoint(const CausalLMImpl& model, const std::ma
                       {{"quantization_config", res.quantization_config}});
   const fs::path d(req.dir);
   if (!t.is_awq()) write_json_file(d / "quantize_config.json", res.quantization_config);
-  for (const auto& f : req.tokenizer_files) {
-    const fs::path src(f), dst = d / src.filename();
-    if (!fs::is_regular_file(src) || fs::exists(dst)) continue;
-    fs::copy_file(src, dst);
-  }
+  copy_tokenizer_files(req.model_path, req.tokenizer_path, stored, d);
   for (const auto& e : fs::directory_iterator(d)) {
     if (!e.is_regular_file()) continue;
     res.files.push_back(e.path().filename().string());

@@ -36,7 +36,8 @@ struct ExportRequest {
   std::string dir;                                          // created; must not exist yet
   std::string method;                                       // ptq method id, recorded in the config
   nlohmann::json method_params = nlohmann::json::object();  // GPTQ: static_groups, true_sequential, percdamp
-  std::vector<std::string> tokenizer_files;  // copied into dir under their own names (missing ones are skipped)
+  std::string model_path;      // the source model: its tokenizer goes with the export (copy_tokenizer_files)
+  std::string tokenizer_path;  // model.tokenizer of the config, "" for none
 };
 
 struct ExportResult {
@@ -55,10 +56,5 @@ struct ExportResult {
 // anything; errors name the layer.
 ExportResult write_quantized_checkpoint(const CausalLMImpl& model, const std::map<std::string, QuantizedLinear>& codes,
                                         const QuantScheme& scheme, const ExportRequest& req);
-
-// Tokenizer files of a model directory worth copying beside an export: tokenizer.json, tokenizer.model,
-// tokenizer_config.json, special_tokens_map.json, added_tokens.json, generation_config.json (those that exist), plus
-// `tokenizer_path` itself when it is a file.
-std::vector<std::string> tokenizer_files_of(const std::string& model_path, const std::string& tokenizer_path);
 
 }  // namespace ptq

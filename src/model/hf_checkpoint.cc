@@ -8,6 +8,7 @@
 #include <fstream>
 #include <set>
 
+#include "model/hf_side_files.h"
 #include "core/atomic_file.h"
 #include "core/error.h"
 #include "model/tokenizer.h"
@@ -160,6 +161,7 @@ void write_hf_checkpoint(const std::string& dir, const ModelConfig& config,
     write_text_atomically(d / "model.safetensors.index.json", index.dump(2) + "\n");
     fs::remove(d / "model.safetensors");
   }
+  write_hf_side_files(d, config);
   nlohmann::json cfg = config.to_hf_json();
   for (auto it = config_extra.begin(); it != config_extra.end(); ++it) cfg[it.key()] = it.value();
   write_text_atomically(d / "config.json", cfg.dump(2) + "\n");

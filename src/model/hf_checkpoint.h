@@ -53,6 +53,8 @@ class HfCheckpoint : public Checkpoint {
 
 // Writes config.json and the tensors as model.safetensors, or as model-0000i-of-0000N.safetensors shards of at most
 // `max_shard_bytes` (tensors in the given order, an oversize tensor alone) plus model.safetensors.index.json.
+// generation_config.json and tokenizer_config.json (hf_side_files.h) are written too; callers with a tokenizer copy its
+// files over them (copy_tokenizer_files).
 // Files are written under temporary names and renamed, config.json last. `config_extra` keys are added to config.json
 // (e.g. quantization_config, FORMATS.md §1.6 / §2.3), replacing keys of the same name.
 void write_hf_checkpoint(const std::string& dir, const ModelConfig& config,

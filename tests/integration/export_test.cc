@@ -344,7 +344,7 @@ TEST_F(Export, UnconvertedLinearIsListedAndKept) {
     req.target = t;
     req.dir = d.file(t.name());
     req.method = "rtn";
-    req.tokenizer_files = tokenizer_files_of(model_dir(), "");
+    req.model_path = model_dir();
     const ExportResult r = write_quantized_checkpoint(*m.model, pr.codes, scheme, req);
     EXPECT_EQ(r.not_converted, std::vector<std::string>{"model.layers.1.mlp.down_proj"});
     EXPECT_EQ(r.quantized_layers, 13);
@@ -353,6 +353,9 @@ TEST_F(Export, UnconvertedLinearIsListedAndKept) {
       EXPECT_EQ(q["modules_to_not_convert"], nlohmann::json::array({"model.layers.1.mlp.down_proj"}));
     else
       EXPECT_TRUE(q["dynamic"].contains("-:^model\\.layers\\.1\\.mlp\\.down_proj$")) << q.dump();
+    // The source folder's tokenizer goes with the export, over the generic side files (model/hf_side_files.h).
+    for (const char* file : {"tokenizer.model", "generation_config.json", "tokenizer_config.json"})
+      EXPECT_TRUE(std::filesystem::is_regular_file(req.dir + "/" + file)) << file;
     const SafetensorsFile f = SafetensorsFile::open(req.dir + "/model.safetensors");
     EXPECT_EQ(dtype_of(f, "model.layers.1.mlp.down_proj.weight"), "F32");
     EXPECT_EQ(f.find("model.layers.1.mlp.down_proj.qweight"), nullptr);

@@ -38,6 +38,10 @@ TEST(RandomModel, WritesALoadableCheckpointOfTheShape) {
   EXPECT_EQ(j["bytes"].get<int64_t>(), 2 * params);
   EXPECT_EQ(j["config"]["num_key_value_heads"].get<int>(), 2);
   EXPECT_TRUE(fs::exists(out + "/tokenizer.model"));
+  // The files transformers reads beside config.json (model/hf_side_files.h).
+  const auto tc = nlohmann::json::parse(test::read_file(out + "/tokenizer_config.json"));
+  EXPECT_EQ(tc["model_max_length"], j["config"]["max_position_embeddings"]);
+  EXPECT_TRUE(nlohmann::json::parse(test::read_file(out + "/generation_config.json")).is_object());
 
   const auto ckp = HfCheckpoint::open(out);
   const HfCheckpoint& ck = *ckp;

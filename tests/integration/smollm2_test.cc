@@ -209,6 +209,38 @@ TEST(SmolLM2, ConvertedFolderHasTheSameLogitsIdsAndPerplexity) {
   EXPECT_NEAR(a, b, 1e-6 * a);
 }
 
+// A model quantized from the GGUF is saved with the tokenizer its vocabulary defines (tokenizer.json and the files
+// beside it), so the saved folder evaluates with the same ids as the GGUF.
+TEST(SmolLM2, SavedFakeQuantFolderCarriesTheGgufTokenizer) {
+  REQUIRE_SMOLLM2();
+  test::TempDir dir;
+  const std::string cfg = dir.file("rtn.yml"), save = dir.file("saved");
+  test::write_file(cfg, fmt::format("base: {{seed: 0}}\n"
+                                    "model: {{type: Llama, path: {}, torch_dtype: auto}}\n"
+                                    "eval: {{eval_pos: [], name: wikitext2, download: False, seq_len: 512, bs: 1}}\n"
+                                    "quant: {{method: RTN, weight: {{bit: 4, symmetric: False, granularity: per_group, "
+                                    "group_size: 64}}}}\n"
+                                    "save: {{save_fake: True, save_path: {}}}\n",
+                                    smollm2_path(), save));
+  auto r = test::run_ptq(fmt::format("run {} --json", cfg));
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  const std::string folder = test::last_json_line(r.out).at("saved").get<std::string>();
+  for (const char* f : {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
+                        "special_tokens_map.json", "generation_config.json"})
+    EXPECT_TRUE(fs::is_regular_file(folder + "/" + f)) << folder << "/" << f;
+  EXPECT_EQ(json::parse(test::read_file(folder + "/tokenizer_config.json")).at("eos_token"), "<|im_end|>");
+  EXPECT_EQ(json::parse(test::read_file(folder + "/generation_config.json")).at("eos_token_id"), 2);
+  const auto saved = open_checkpoint(folder);
+  expect_variant(*saved->tokenizer(), "smollm2");
+  auto e = test::run_ptq(fmt::format("eval --model {} --dataset wikitext2 --seq-len 512 --max-windows 1 --json", folder));
+  ASSERT_EQ(e.exit_code, 0) << e.err;
+  const auto g = test::run_ptq(
+      fmt::format("eval --model {} --dataset wikitext2 --seq-len 512 --max-windows 1 --json", smollm2_path()));
+  ASSERT_EQ(g.exit_code, 0) << g.err;
+  EXPECT_EQ(test::last_json_line(e.out).at("tokens"), test::last_json_line(g.out).at("tokens"));
+  EXPECT_GT(test::last_json_line(e.out).at("ppl").get<double>(), test::last_json_line(g.out).at("ppl").get<double>());
+}
+
 // A sentencepiece-style GGUF vocabulary (stories260K) has no tokenizer.json form here: convert asks for the file.
 TEST(SmolLM2, ConvertOfASentencepieceGgufTakesTheTokenizerFile) {
   test::TempDir dir;
