@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Configures and builds ptq with CUDA against the dependency bundle of scripts/bundle_deps.sh and an installed torch's
 # LibTorch: the way to build on a GPU machine that has a compiler, nvcc and python3's torch but no package registry
-# (README "On a GPU machine without package registries"). CMake is told to look for the Debian packages ONLY in the
-# bundle (no system prefixes, no PATH-derived prefixes, no package registries, pkg-config limited to the bundle's
-# .pc files), and the generated build is checked for any system copy, so a build that succeeds on a machine that
-# has those packages installed shows that the bundle alone is enough.
+# (docs/setup.md, "On a GPU machine without package registries"). CMake is told to look for the Debian packages ONLY in
+# the bundle (no system prefixes, no PATH-derived prefixes, no package registries, pkg-config limited to the bundle's
+# .pc files), and the generated build is checked for any system copy, so a build that succeeds on a machine that has
+# those packages installed shows that the bundle alone is enough.
 # Usage: scripts/build_cuda.sh [BUILD_DIR]      (default build-cuda)
 # Environment:
 #   PTQ_BUNDLE            the bundle folder (default deps/bundle); unpacked from PTQ_BUNDLE.tar.xz when only that exists

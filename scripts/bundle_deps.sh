@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Gathers ptq's Debian-built dependencies from this machine's installed packages into one relocatable folder and packs
 # it as DIR.tar.xz, the one file to carry to a machine that has a compiler, nvcc and python3's torch but no package
-# registry (the GPU machines: README "On a GPU machine without package registries"). scripts/build_cuda.sh builds
-# ptq against it.
+# registry (the GPU machines: docs/setup.md, "On a GPU machine without package registries").
+# scripts/build_cuda.sh builds ptq against it.
 #   libraries  headers, CMake package configs and pkg-config files of yaml-cpp, nlohmann-json, fmt, sqlite3,
 #              GoogleTest + gmock, Google Benchmark, sentencepiece, pcre2, zstd, zlib; the static .a where Debian
 #              ships one (nothing to find at run time), else the .so with its soname link (fmt, benchmark,

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Downloads the public evaluation and calibration corpora that ../shared/data does not ship (or ships only in part)
-# into a PTQ_DATA_DIR laid out like ../shared/data (DATA.md), for machines with internet access. CI never runs it.
+# into a PTQ_DATA_DIR laid out like ../shared/data (docs/evaluation.md), for machines with internet access. CI never
+# runs it.
 #
 #   scripts/fetch_data.sh [--dry-run | --verify] [--only NAME[,NAME...]] [DATA_DIR]
 #

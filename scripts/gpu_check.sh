@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The CUDA issue's whole device check as one command, for a GPU machine lent for minutes (README "On a GPU machine
-# without package registries"): build with CUDA against the carried bundle, run every *_CUDA test, run
+# The CUDA issue's whole device check as one command, for a GPU machine lent for minutes (docs/setup.md, "On a
+# GPU machine without package registries"): build with CUDA against the carried bundle, run every *_CUDA test, run
 # scripts/gpu_bench.sh, and leave what the closing note needs in OUT as at most 8 plain files:
 #   build.log, cuda_tests.log, gpu_bench.log, report.md (gpu_bench's), gpu_results.tar.gz (results/gpu: store, raw
 #   JSON), summary.txt (one line per step: status and seconds)

@@ -14,7 +14,7 @@ JOBS=${PTQ_JOBS:-2}
 DEBIAN_PACKAGES=(build-essential cmake ninja-build pkg-config git python3-venv
   libyaml-cpp-dev nlohmann-json3-dev libfmt-dev libsqlite3-dev libgtest-dev libgmock-dev libbenchmark-dev
   libsentencepiece-dev libpcre2-dev libzstd-dev zstd zlib1g-dev curl
-  # the default model's training corpus (DATA.md §7; src/train/corpus.h)
+  # the default model's training corpus (src/train/corpus.h)
   bible-kjv bible-kjv-text fortunes fortunes-min jargon-text debian-handbook perl-doc)
 
 # A single-node SLURM cluster for tests/slurm/run_slurm_test.sh (`ptq run --backend slurm`), started by the test itself.

@@ -1,5 +1,5 @@
-// `ptq` entry point. Exit codes (CLI contract, DESIGN.md): 0 success, 1 internal failure, 2 bad input; one clear
-// line on standard error. ptq::Error is caught here and nowhere else.
+// `ptq` entry point. Exit codes (a contract scripts rely on, docs/usage.md): 0 success, 1 internal failure, 2 bad
+// input; one clear line on standard error. ptq::Error is caught here and nowhere else.
 #include <c10/util/Exception.h>
 #include <fmt/format.h>
 

@@ -1,4 +1,4 @@
-// The integer quantizer every method shares (LLMC quant.py semantics, ../shared/docs/ALGORITHMS.md §2.2-2.3):
+// The integer quantizer every method shares (LLMC quant.py semantics; docs/quantizer.md):
 //   symmetric:  grid [-2^(b-1), 2^(b-1)-1], absmax = max(|lo|, |hi|, 1e-5), scale = absmax / qmax, zero = 0
 //   asymmetric: grid [0, 2^b-1], scale = max(hi - lo, 1e-5) / (qmax - qmin),
 //               zero = clamp(qmin - round(lo / scale), qmin, qmax)

@@ -1,7 +1,7 @@
-// A differentiable fake quantizer for learned methods (OmniQuant's LWC/LET training, ALGORITHMS.md §2.4 "learnable"
-// and §6.3): the same grid, scale and zero point as fake_quant.h, written with autograd-tracked tensor ops.
+// A differentiable fake quantizer for learned methods (OmniQuant's LWC/LET training, LLMC's calib_algo
+// "learnable"): the same grid, scale and zero point as fake_quant.h, written with autograd-tracked tensor ops.
 //   round      straight-through (forward round half to even, backward identity), LLMC `ste: True`
-//   zero       rounded with a plain round and clamped: no gradient reaches it (LLMC; ALGORITHMS.md §12 #4)
+//   zero       rounded with a plain round and clamped: no gradient reaches it (LLMC; docs/pitfalls.md #4)
 //   clipping   sym:  absmax' = max(|lo|, |hi|, 1e-5) · σ(up)          asym: lo' = σ(low) · lo, hi' = σ(up) · hi
 //              gradients reach `up`/`low` through the scale and the clamp bounds
 // With the same factors its forward values equal fake_quantize(x, spec, ClipFactors{σ(up), σ(low)}) up to float

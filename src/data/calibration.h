@@ -1,4 +1,4 @@
-// Calibration sets (ALGORITHMS.md §9, LLMC's preproc styles), seeded and deterministic, with provenance:
+// Calibration sets (docs/evaluation.md, LLMC's preproc styles), seeded and deterministic, with provenance:
 //   random_windows        (= LLMC wikitext2_gptq / ptb_gptq) encode the dataset's text once, n_samples windows
 //                         [i, i+seq_len) with i uniform in [0, N - seq_len - 1]
 //   txt_general_preproc   (= LLMC general) shuffle the documents, keep those whose encoding truncated to seq_len has

@@ -1,4 +1,4 @@
-// Perplexity over non-overlapping windows (ALGORITHMS.md §10; fixtures/README.md "Scoring"):
+// Perplexity over non-overlapping windows (docs/evaluation.md; the scoring rule of the stories260K reference fixture):
 //   ids      = tokenizer.encode(text) once, as one string; bos: none (default) or one BOS at the stream start
 //   ids      = ids[: token_limit_windows * seq_len] when the dataset sets a token limit (c4-new)
 //   windows  = ids[w*L : (w+1)*L], w = 0 .. floor(N/L)-1 (remainder dropped; optionally at most max_windows)

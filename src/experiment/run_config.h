@@ -47,10 +47,10 @@ struct EvalConfig {
 
 struct RunConfig;
 
-// `ptq.step_1`: a first run whose artifacts initialise this one (the AWQ -> OmniQuant combination; README).
-// Its resolved configuration is part of this run's configuration (and run key); its artifacts live in a
-// content-addressed cache folder, cache_dir/<sha256 of the step-1 configuration and the ptq build>, and are reused by
-// every run that names the same step 1 (src/experiment/staged_run.h).
+// `ptq.step_1`: a first run whose artifacts initialise this one (the AWQ -> OmniQuant combination;
+// docs/methods/awq_omniquant.md). Its resolved configuration is part of this run's configuration (and run key); its
+// artifacts live in a content-addressed cache folder, cache_dir/<sha256 of the step-1 configuration and the ptq build>,
+// and are reused by every run that names the same step 1 (src/experiment/staged_run.h).
 struct StepOne {
   std::string config_file;              // step_1.config: a run configuration file
   std::vector<std::string> overrides;   // step_1.set: leaf overrides ("calib.seed=1"), nested maps flattened

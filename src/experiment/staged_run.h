@@ -1,7 +1,7 @@
 // Runs with a `ptq.step_1` (run_config.h StepOne): the AWQ -> OmniQuant combination as one run. Step 1 (an AWQ run)
 // executes once per content key and leaves its artifacts in cache_dir/<key>/; every later run naming the same step 1
 // (any matrix, any cell) reuses them. The hand-over is wired here, never by hand, so the paths cannot be crossed
-// (README, "OmniQuant and AWQ→OmniQuant"):
+// (docs/methods/awq_omniquant.md):
 //   transformed_model  step 1 saves the transformed fp model (save_trans); step 2's model.path becomes
 //                      <key>/transformed_model (the weight-only flow)
 //   scales_clips       step 1 saves scales.safetensors and clips.safetensors (save_scale, save_clip); step 2's

@@ -15,7 +15,7 @@ namespace ptq {
 
 namespace {
 
-// FORMATS.md §1.3: nibble i of a GEMM word holds output 8c + kOrder[i]; output 8c + j sits in nibble kReverse[j].
+// AutoAWQ's GEMM interleave: nibble i of a word holds output 8c + kOrder[i]; output 8c + j sits in nibble kReverse[j].
 constexpr int kOrder[8] = {0, 2, 4, 6, 1, 3, 5, 7};
 constexpr int kReverse[8] = {0, 4, 1, 5, 2, 6, 3, 7};
 
@@ -25,7 +25,7 @@ void check_4bit(const IntegerLinear& q, const char* layout) {
   PTQ_ASSERT(has_consecutive_groups(q), "AutoAWQ {} has no g_idx: groups must be consecutive", layout);
 }
 
-// The packed words' bits as int32 (FORMATS.md "Conventions": pack in uint32, store the bits as int32).
+// The packed words' bits as int32 (pack in uint32, store the bits as int32: safetensors I32 is signed).
 at::Tensor as_int32(const std::vector<uint32_t>& words, int64_t rows, int64_t cols) {
   at::Tensor t = at::empty({rows, cols}, at::kInt);
   std::memcpy(t.data_ptr<int32_t>(), words.data(), words.size() * sizeof(uint32_t));

@@ -1,18 +1,19 @@
-// AutoAWQ's packed tensors of one 4-bit Linear, both layouts (FORMATS.md §1.2-1.5), and their inverses. Pure tensor
+// AutoAWQ's packed tensors of one 4-bit Linear, both layouts (docs/formats.md), and their inverses. Pure tensor
 // functions on CPU tensors; shape constraints of the packers and kernels are checked by export_constraints.h, these
 // functions only assert what their own arithmetic needs.
 //
-// GEMM (`version: "gemm"`, loaded by vLLM, SGLang, transformers, AutoAWQ), FORMATS.md §1.2-1.3:
+// GEMM (`version: "gemm"`, loaded by vLLM, SGLang, transformers, AutoAWQ):
 //   qweight I32 [K, N/8]  row k = input channel k; word c holds outputs 8c..8c+7, nibble i = output 8c + ORDER[i],
 //                         ORDER = [0, 2, 4, 6, 1, 3, 5, 7] (even outputs in the low 16 bits)
 //   qzeros  I32 [K/G, N/8] zero points, same interleave, stored as they are (no minus one)
 //   scales  F16 [K/G, N]
-// GEMV (`version: "gemv"`, AutoAWQ only), FORMATS.md §1.5:
+// GEMV (`version: "gemv"`, AutoAWQ only):
 //   qweight I32 [N, K/8]  word [n][j] holds inputs 8j..8j+7 of output n, nibble i = input 8j + i (natural order)
 //   qzeros  I32 [N, Wz]   zero of group 8c + i in nibble i of word [n][c]; unused nibbles 0
 //   scales  F16 [N, 8 Wz] group g at column g; columns K/G .. 8 Wz - 1 are zero
 //   Wz = roundup(ceil((K/G) / 8), m), m = 1 for G >= 128, 2 for G = 64, 4 for G = 32 (AutoAWQ's zeros width).
-// Codes and zeros are masked to 4 bits before shifting and packed as uint32 bits stored in int32 (FORMATS.md §11.4).
+// Codes and zeros are masked to 4 bits before shifting (AutoAWQ's packer does not: a stray 16 or -1 would spill into
+// the next nibble) and packed as uint32 bits stored in int32.
 #pragma once
 
 #include <ATen/core/Tensor.h>

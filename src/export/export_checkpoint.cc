@@ -27,17 +27,17 @@ namespace {
 // Temporary, fsync, rename (core/atomic_file.h): a killed export never leaves a half-written JSON file.
 void write_json_file(const fs::path& p, const nlohmann::json& j) { write_file_atomically(p.string(), j.dump(2) + "\n"); }
 
-// FORMATS.md §1.6 (AutoAWQ >= 0.2.0 keys; an explicit positive group size, vLLM's awq divides by it).
+// AutoAWQ >= 0.2.0 keys (not w_bit / q_group_size); an explicit positive group size, vLLM's awq divides by it.
 nlohmann::json awq_config(const ExportTarget& t, int64_t group_size, const std::vector<std::string>& not_converted) {
   return {{"quant_method", "awq"},
-          {"zero_point", true},  // symmetric weights are stored with zeros 2^(b-1) (§1.4)
+          {"zero_point", true},  // symmetric weights are stored with zeros 2^(b-1) (integer_linear.h)
           {"group_size", group_size},
           {"bits", 4},
           {"version", t.format == ExportFormat::kAwqGemm ? "gemm" : "gemv"},
           {"modules_to_not_convert", not_converted.empty() ? nlohmann::json(nullptr) : nlohmann::json(not_converted)}};
 }
 
-// FORMATS.md §2.3: the same dict goes into quantize_config.json and config.json's quantization_config.
+// The same dict goes into quantize_config.json and config.json's quantization_config (loaders read either).
 nlohmann::json gptq_config(const ExportTarget& t, const QuantSpec& w, int64_t group_size, bool desc_act,
                            const ExportRequest& req, const std::vector<std::string>& not_converted) {
   nlohmann::json j = {{"bits", w.bits},

@@ -1,12 +1,12 @@
 // Writes a real-quant checkpoint directory that AutoAWQ / vLLM (AutoAWQ GEMM, GEMV) or GPTQ loaders (AutoGPTQ,
 // GPTQModel, vLLM, transformers) load: the HF layout of hf_checkpoint.h with every quantized block Linear's `weight`
-// replaced by its packed tensors (awq_pack.h, gptq_pack.h), config.json with `quantization_config` (FORMATS.md §1.6,
-// §2.3), quantize_config.json for GPTQ, and the tokenizer files copied.
+// replaced by its packed tensors (awq_pack.h, gptq_pack.h), config.json with `quantization_config` (docs/formats.md),
+// quantize_config.json for GPTQ, and the tokenizer files copied.
 //
 // Decisions:
 //   * Non-quantized tensors (embeddings, norms, lm_head, biases, block linears without recorded codes) keep the
 //     model's dtype, as the model ptq evaluated holds them (LLMC keeps biases in the model dtype; loaders cast).
-//   * config.json torch_dtype: "float16" for AutoAWQ (vLLM's plain awq kernel runs fp16 activations only, §1.4); for
+//   * config.json torch_dtype: "float16" for AutoAWQ (vLLM's plain awq kernel runs fp16 activations only); for
 //     GPTQ "bfloat16" when the model is bf16 (gptq_marlin accepts it), else "float16". ptq's own reader computes in
 //     the dtype of the stored embeddings instead (quantized_checkpoint.h).
 //   * Block linears without codes are stored unquantized and listed: AutoAWQ `modules_to_not_convert` (substring

@@ -1,4 +1,4 @@
-// Real-quant export targets and the shape constraints each one's packer and kernels impose (FORMATS.md §9), checked
+// Real-quant export targets and the shape constraints each one's packer and kernels impose (docs/formats.md), checked
 // before anything is written (and, from the model's config alone, before calibration starts), with errors that name
 // the layer and the constraint.
 //
@@ -9,8 +9,8 @@
 //
 // Group sizes: per_group schemes store their G. Per-channel and per-tensor ranges are stored exactly as groups with
 // repeated scales: GPTQ as one group per row (config group_size -1, G = K per layer); AutoAWQ, whose loaders need one
-// explicit positive G for every layer (FORMATS.md §1.6), with the largest of 128, 64, 32 that meets every layer's
-// constraints.
+// explicit positive G for every layer (vLLM's awq divides by it), with the largest of 128, 64, 32 that meets every
+// layer's constraints.
 #pragma once
 
 #include <cstdint>
@@ -32,7 +32,7 @@ struct ExportTarget {
   bool is_awq() const { return format != ExportFormat::kGptq; }
   // "autoawq-gemm", "autoawq-gemv", "gptq-v1", "gptq-v2".
   std::string name() const;
-  // Folder under save.save_path (LLMC's name for AutoAWQ, FORMATS.md §5): "autoawq_quant_model", "gptq_quant_model".
+  // Folder under save.save_path (LLMC's name for AutoAWQ): "autoawq_quant_model", "gptq_quant_model".
   std::string folder() const;
 };
 

@@ -1,5 +1,5 @@
 // Making the fake-quant model exactly the model a real-quant export holds. Every export format stores scales as fp16
-// (FORMATS.md §1.2, §1.5, §2.2) while ptq's quantizer computes them in float32 (fake_quant.h), so an export would
+// (awq_pack.h, gptq_pack.h) while ptq's quantizer computes them in float32 (fake_quant.h), so an export would
 // dequantize to (q - z) * fp16(s), not to the evaluated (q - z) * s: a relative weight change of up to 2^-11 per group
 // (more for scales below fp16's normal minimum 6.1e-5) that no bit-for-bit verification could pass, and perplexity
 // differences beyond 1e-6 (3.7e-6 measured for GPTQ w4g128 on a random hidden-256 Llama). When a run exports, ptq

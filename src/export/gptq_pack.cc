@@ -138,7 +138,7 @@ GptqTensors gptq_pack(const IntegerLinear& q, GptqZeros zeros) {
     for (int64_t n = 0; n < N; ++n) {
       uint32_t v = z[n * ng + g];
       if (zeros == GptqZeros::kV1) {
-        // §2.4: a v1 zero of 0 is stored as -1; vLLM reads 16, GPTQModel carries into the next nibble.
+        // A v1 zero of 0 is stored as -1; vLLM reads 16, GPTQModel carries into the next nibble.
         PTQ_CHECK(v >= 1,
                   "output {} group {} has zero point 0, which GPTQ v1 (checkpoint_format \"gptq\") stores as "
                   "-1 and readers decode differently; export with gptq_v2 or symmetric weights",
@@ -185,7 +185,7 @@ IntegerLinear gptq_unpack(const at::Tensor& qweight, const at::Tensor& qzeros, c
       if (zeros == GptqZeros::kV1) {
         PTQ_CHECK(v != maxq,
                   "qzeros group {} output {}: stored {} is a v1 zero of 0 written as -1, which readers "
-                  "decode differently (FORMATS.md §2.4)",
+                  "decode differently (docs/formats.md, GPTQ zero points)",
                   g, n, v);
         v += 1;
       }

@@ -1,13 +1,14 @@
-// GPTQ's packed tensors of one Linear (FORMATS.md §2.2-2.5) and their inverse, for 2, 3, 4 and 8 bits. Pure tensor
+// GPTQ's packed tensors of one Linear (docs/formats.md) and their inverse, for 2, 3, 4 and 8 bits. Pure tensor
 // functions on CPU tensors; shape constraints of packers and kernels are checked by export_constraints.h.
 //
 //   qweight I32 [K b/32, N]   packed along the input dim: column n is the bit stream of codes q[0..K-1][n], value k at
 //                             bits [b k, b k + b - 1] of the stream, word r = stream bits [32 r, 32 r + 31] (natural
-//                             order; at 3 bits values straddle words exactly as the §2.2 table describes)
-//   qzeros  I32 [K/G, N b/32] packed along the output dim, same bit stream over n; v1 stores z - 1, v2 stores z (§2.4)
+//                             order; at 3 bits values 10 and 21 of every 32 straddle word boundaries)
+//   qzeros  I32 [K/G, N b/32] packed along the output dim, same bit stream over n; v1 stores z - 1, v2 stores z
 //   scales  F16 [K/G, N]
-//   g_idx   I32 [K]           group of every input channel (§2.5; k / G without act-order)
-// Values are masked to b bits before shifting and packed as uint32 bits stored in int32 (FORMATS.md §11.4).
+//   g_idx   I32 [K]           group of every input channel (k / G without act-order)
+// Values are masked to b bits before shifting (AutoGPTQ's writer does not: its v1 -1 corrupts whole words) and packed
+// as uint32 bits stored in int32.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -29,7 +30,8 @@ struct GptqTensors {
 };
 
 // q: bits in {2, 3, 4, 8}, K b % 32 == 0 and N b % 32 == 0. With kV1 a zero point of 0 would be stored as -1, which
-// readers decode differently (FORMATS.md §2.4); it is refused with a user error naming the output row and the group.
+// readers decode differently (vLLM reads 16, GPTQModel carries into the next nibble); it is refused with a user
+// error naming the output row and the group.
 GptqTensors gptq_pack(const IntegerLinear& q, GptqZeros zeros);
 // Inverse of gptq_pack: qweight int32 [K b/32, N], qzeros int32 [ng, N b/32], scales float16 [ng, N], g_idx int32
 // [K]; K = 32 rows / b. Returns codes/zeros uint8 and scales float32 (the fp16 values, exactly). With kV1 a stored

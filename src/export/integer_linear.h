@@ -1,10 +1,11 @@
 // The unsigned integer form of one quantized Linear that every real-quant export is written from and every reader
-// unpacks to (FORMATS.md §4.3: one internal representation feeds the AutoAWQ and the GPTQ writers; they differ only
-// in the packed dimension, the nibble order and the zero encoding). Dequantization is w = (q - z) * s in every
-// format (FORMATS.md "Conventions"), with codes and zero points unsigned on [0, 2^b - 1]:
+// unpacks to (one form feeds both: AutoAWQ's own GEMM-to-GPTQ conversion matches AutoGPTQ's packing of the same
+// integers bit for bit; the writers differ only in the packed dimension, the nibble order and the zero encoding).
+// Dequantization is w = (q - z) * s in every format (docs/formats.md, "Conventions"), with codes and zero points
+// unsigned on [0, 2^b - 1]:
 //   ptq asymmetric (LLMC grid [0, 2^b-1], fake_quant.h): codes and zeros as recorded;
 //   ptq symmetric  (LLMC grid [-2^(b-1), 2^(b-1)-1], zero 0): codes + 2^(b-1) with every zero 2^(b-1), the encoding
-//                  FORMATS.md §1.4 prescribes for AutoAWQ (qzeros 0x88888888) and §2.1 for GPTQ sym (z = 8).
+//                  every AutoAWQ loader decodes (qzeros 0x88888888) and GPTQ's own sym grid uses (z = 8).
 #pragma once
 
 #include <ATen/core/Tensor.h>

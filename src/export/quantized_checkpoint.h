@@ -1,6 +1,6 @@
 // Reading a real-quant checkpoint directory (AutoAWQ GEMM/GEMV or GPTQ v1/v2, as ptq or other tools write them) as an
 // ordinary Checkpoint: every quantized Linear's `weight` is unpacked and dequantized, w = (q - z) * s in float32
-// (FORMATS.md §1.3, §1.5, §2.1), so `ptq eval --model EXPORTED_DIR` and the verifier run the exported model through
+// (docs/formats.md), so `ptq eval --model EXPORTED_DIR` and the verifier run the exported model through
 // the same CausalLM as any other checkpoint.
 //
 // Recognised by config.json `quantization_config.quant_method`: "awq" (`version` gemm or gemv, `bits` 4, `group_size`

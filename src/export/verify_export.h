@@ -1,5 +1,5 @@
 // Verification of a real-quant export against the fake-quantized model it was written from; exports are where tools
-// break silently (zero-point conventions, transposes, nibble order: FORMATS.md §11), so every export ptq writes is
+// break silently (zero-point conventions, transposes, nibble order: docs/export.md), so every export ptq writes is
 // verified (runner.h) and `ptq verify-export` checks any directory against a reference.
 //   1. Every quantized layer is unpacked from the files (quantized_checkpoint.h) and
 //      a. repacked: the stored qweight/qzeros/scales/g_idx must come back bit for bit (no stray bits in masked nibbles,

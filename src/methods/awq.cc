@@ -1,6 +1,6 @@
-// AWQ (Lin et al. 2024; ALGORITHMS.md §4; LLMC awq.py and auto_clip.py) on the block-wise pipeline.
+// AWQ (Lin et al. 2024; docs/methods/awq.md; LLMC awq.py and auto_clip.py) on the block-wise pipeline.
 //
-// Per block: cache the inputs of q_proj, o_proj, gate_proj and down_proj; for each scaling subset (§4.2)
+// Per block: cache the inputs of q_proj, o_proj, gate_proj and down_proj; for each scaling subset
 //   1 {q,k,v}   prev input_layernorm   loss on self_attn's output
 //   2 {o}       prev v_proj (rows)     loss on o_proj's output; only when v_proj's rows are 1x/2x/3x o_proj's columns,
 //                                      so grouped-query attention skips it (LLMC's rule; llm-awq skips on shape mismatch)
@@ -9,10 +9,10 @@
 // search s over the ratios r = k/20, k = 0..19 (1.0 is not tried): v2 s = max(x_mean^r, 1e-4), v1 ("duo scaling")
 // s = max(x_mean^r / w_mean^(1-r), 1e-4), then s /= sqrt(max(s) min(s)); candidate loss = fp32 MSE of the inspected
 // module on Q_a(x / s) with every subset weight replaced by Q_w(W * s) (LLMC's form). The best s is folded: prev ÷ s,
-// subset columns × s, cached inputs ÷ s. Then (weight_clip) the clip search of §4.4 on every linear but q/k, and
+// subset columns × s, cached inputs ÷ s. Then (weight_clip) the clip search (awq_clip.h) on every linear but q/k, and
 // finally every block linear is fake-quantized.
 //
-// Decisions on ALGORITHMS.md §12:
+// Decisions, numbered as the pitfalls in docs/pitfalls.md:
 //   #5  with several calibration batches the candidate loss is the sample-weighted sum over ALL batches before the
 //       comparison, and x_mean is taken over all tokens (LLMC compares inside its chunk loop); with one batch
 //       (calib.bs: -1, the AWQ configs) both are identical.
@@ -296,7 +296,8 @@ class Awq : public Method {
  private:
   using Scale = std::pair<at::Tensor, double>;  // s [in] float32, and the chosen ratio
 
-  // §4.3: the best s for `layers` whose (shared) input is `xs`; `inspected` maps that input to the loss target.
+  // The scale search: the best s for `layers` whose (shared) input is `xs`; `inspected` maps that input to the loss
+  // target.
   Scale search(BlockContext& ctx, const std::vector<at::Tensor>& xs, std::vector<Linear> layers,
                const std::vector<std::string>& names, const std::function<at::Tensor(const at::Tensor&)>& inspected,
                const BatchedInspected& batched) {

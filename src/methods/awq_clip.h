@@ -1,5 +1,5 @@
-// AWQ's weight clip search (ALGORITHMS.md §4.4; LLMC auto_clip.py, llm-awq auto_clip.py), shared by AWQ and by
-// OmniQuant's `search_clip_init` (§6.6), which starts its learnable clipping from the ratios found here.
+// AWQ's weight clip search (docs/methods/awq.md; LLMC auto_clip.py, llm-awq auto_clip.py), shared by AWQ and by
+// OmniQuant's `search_clip_init`, which starts its learnable clipping from the ratios found here.
 #pragma once
 
 #include <ATen/core/Tensor.h>

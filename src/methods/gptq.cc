@@ -1,7 +1,8 @@
-// GPTQ (ALGORITHMS.md §5; Frantar et al. 2023) on the block-wise pipeline: per block, accumulate each Linear's input
-// Hessian, solve column by column with error compensation (methods/gptq_solver.h), write the dequantized Q into the
-// layer. true_sequential (LLMC's subset order {q,k,v} -> {o} -> {gate,up} -> {down}) recomputes the Hessians of each
-// subset with the earlier subsets already quantized. Linears that share an input (q/k/v, gate/up) share one Hessian.
+// GPTQ (Frantar et al. 2023; docs/methods/gptq.md) on the block-wise pipeline: per block, accumulate each Linear's
+// input Hessian, solve column by column with error compensation (methods/gptq_solver.h), write the dequantized Q into
+// the layer. true_sequential (LLMC's subset order {q,k,v} -> {o} -> {gate,up} -> {down}) recomputes the Hessians of
+// each subset with the earlier subsets already quantized. Linears that share an input (q/k/v, gate/up) share one
+// Hessian.
 // Defaults follow the original GPTQ command line (act-order and static groups opt-in); LLMC's gptq_w_only.yml sets
 // actorder: True.
 //

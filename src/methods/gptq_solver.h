@@ -1,8 +1,8 @@
-// GPTQ, one Linear at a time (../shared/docs/ALGORITHMS.md §5): the Hessian of the layer's inputs (§5.2) and the
-// column-by-column solve with error compensation (§5.3) on LLMC's quantizer grid (core/fake_quant.h). The pipeline
+// GPTQ, one Linear at a time (docs/methods/gptq.md): the Hessian of the layer's inputs and the column-by-column
+// solve with error compensation on LLMC's quantizer grid (core/fake_quant.h). The pipeline
 // (hooks, true-sequential subsets, writing results into the model) lives elsewhere.
 //
-// Decisions (ALGORITHMS.md §12, recorded here so results can name them):
+// Decisions (pitfalls numbered as in docs/pitfalls.md; recorded here so results can name them):
 //   * Per-channel qparams and static-group qparams come from the ORIGINAL weight, before dead columns are zeroed
 //     (LLMC; the original GPTQ computes static groups after zeroing, pitfall 11).
 //   * Dynamic group ranges: by default taken, as in LLMC and IST-DASLab/gptq, from the weight as it stood at the start
@@ -43,7 +43,7 @@ struct GptqOptions {
   bool rtn_fallback = false;
 };
 
-// Accumulates H = 2/n · Σ X Xᵀ of one Linear's inputs exactly as ALGORITHMS.md §5.2: for each add(), with m the
+// Accumulates H = 2/n · Σ X Xᵀ of one Linear's inputs exactly as the GPTQ reference: for each add(), with m the
 // number of sequences in the batch, H ← H·n/(n+m); n ← n+m; H ← H + (2/n)·XᵀX (X the batch's tokens as rows).
 // n counts sequences, not tokens (the reference's convention): x [B, T, in] counts B, x [N, in] counts 1.
 // H is float32, allocated on the device of the first input; later inputs must be on the same device.
@@ -71,7 +71,7 @@ struct GptqResult {
                            // (codes - zeros[:, g_idx]) * scales[:, g_idx] == weight bit for bit
   at::Tensor scales;       // float32 [out, n_groups] (n_groups = 1 unless per_group), by group in the order formed
   at::Tensor zeros;        // float32 [out, n_groups], integer-valued, 0 when symmetric
-  at::Tensor g_idx;        // int32 [in]: group of every original column (GPTQ's g_idx, FORMATS.md §2.5)
+  at::Tensor g_idx;        // int32 [in]: group of every original column (GPTQ's g_idx, docs/formats.md)
   at::Tensor perm;         // int64 [in]: processing order (act_order), perm[k] = original column; else undefined
   double loss = 0;         // Σ (w − q)² / (2 d²), d = diag of the upper Cholesky factor of H⁻¹ (reference "error")
   double damp_used = 0;    // damping added to diag(H) (percdamp × mean diag, after retries)

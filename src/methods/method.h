@@ -1,6 +1,6 @@
-// A quantization method as the block-wise pipeline sees it (DESIGN.md): the pipeline owns capture, propagation and
-// error measurement; a method only transforms or quantizes the weights of one decoder block at a time, using the
-// block's captured calibration inputs. Methods are listed in one table (registry.cc) and found by id.
+// A quantization method as the block-wise pipeline sees it (docs/architecture.md): the pipeline owns capture,
+// propagation and error measurement; a method only transforms or quantizes the weights of one decoder block at a
+// time, using the block's captured calibration inputs. Methods are listed in one table (registry.cc) and found by id.
 #pragma once
 
 #include <ATen/core/Tensor.h>

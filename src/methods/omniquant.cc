@@ -1,19 +1,20 @@
-// OmniQuant (Shao et al. 2024; ALGORITHMS.md §6; LLMC omniq.py, OpenGVLab/OmniQuant omniquant.py) on the block-wise
-// pipeline: per decoder block, learn
+// OmniQuant (Shao et al. 2024; docs/methods/omniquant.md; LLMC omniq.py, OpenGVLab/OmniQuant omniquant.py) on the
+// block-wise pipeline: per decoder block, learn
 //   LWC  learnable weight clipping: one logit per quantization range (`up`, and `low` for an asymmetric grid), the
-//        range becomes [σ(low)·min, σ(up)·max] (sym: σ(up)·absmax); init 4.0 (σ ≈ 0.982) or the AWQ clip ratio (§6.6)
+//        range becomes [σ(low)·min, σ(up)·max] (sym: σ(up)·absmax); init 4.0 (σ ≈ 0.982) or the AWQ clip
+//        ratio (awq_clip.h)
 //   LET  learnable equivalent transformation (weight-activation schemes only): channel-wise scales that move
 //        activation outliers into the weights, for input_layernorm -> {q,k,v}, v -> o (no GQA), post_attention_layernorm
 //        -> {gate,up}, up -> down (smooth_up_down) and q/k (same shapes); init max(act^α / w^(1-α), 1e-5) or AWQ's
-//        scales (§6.5)
+//        saved scales
 // by AdamW on the MSE between the block's output with fake-quantized (straight-through) weights and the
 // full-precision target, then fold LET into the weights and fake-quantize them with the learned clipping.
 //
-// Targets (§6.2): block 0: fp_block(x); later blocks: fp_block(t_prev), a separate full-precision path this method
+// Targets: block 0: fp_block(x); later blocks: fp_block(t_prev), a separate full-precision path this method
 // carries from block to block; aug_loss adds mse(fp_block(x_q), out). The training input is the pipeline's block
 // input (the quantized path when quant_out: True, as LLMC requires).
 //
-// Decisions on ALGORITHMS.md §12 (recorded in params()):
+// Decisions, numbered as the pitfalls in docs/pitfalls.md (recorded in params()):
 //   #13 the fp target path is kept by the method itself, so quant_out: False cannot make block 0 train against
 //       block(block(x)); it then trains on the fp inputs.
 //   #14 the training forward is the model's own block forward (RoPE tables included).
@@ -496,7 +497,7 @@ class OmniQuant : public Method {
     return c;
   }
 
-  // LET init (§6.4): max(act^α / w^(1-α), 1e-5) per input channel, or AWQ's saved scales (§6.5).
+  // LET init: max(act^α / w^(1-α), 1e-5) per input channel, or AWQ's saved scales (search_scale_init).
   LetScales init_let(BlockContext& ctx, const std::map<std::string, at::Tensor>& act_max, bool gqa) {
     DecoderLayer& block = ctx.block();
     LetScales s;
@@ -526,7 +527,7 @@ class OmniQuant : public Method {
     return s;
   }
 
-  // search_clip_init without load_clip (§6.6, the w4a16 combination): AWQ's clip search on this block's inputs.
+  // search_clip_init without load_clip (the w4a16 combination): AWQ's clip search on this block's inputs.
   std::map<std::string, ClipFactors> search_clips(BlockContext& ctx) {
     std::map<std::string, std::vector<at::Tensor>> cache;
     ctx.forward_observing({"self_attn.q_proj", "self_attn.o_proj", "mlp.gate_proj", "mlp.down_proj"},

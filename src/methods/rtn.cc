@@ -1,4 +1,4 @@
-// RTN (ALGORITHMS.md §3, LLMC rtn.py): every Linear inside the decoder blocks gets its weight replaced by the
+// RTN (docs/methods/rtn.md; LLMC rtn.py): every Linear inside the decoder blocks gets its weight replaced by the
 // fake-quantized weight (the shared quantizer, the scheme's weight grid); embeddings and lm_head stay untouched.
 // Data-free: the block's calibration inputs are not used. Activation quantization, when the scheme has it, is
 // attached by the pipeline to every block linear.

@@ -1,5 +1,5 @@
 // Hugging Face checkpoint directories: config.json plus model.safetensors, or shards listed in
-// model.safetensors.index.json (FORMATS.md §6-7). The writer produces the same layout.
+// model.safetensors.index.json (docs/formats.md). The writer produces the same layout.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -56,7 +56,7 @@ class HfCheckpoint : public Checkpoint {
 // generation_config.json and tokenizer_config.json (hf_side_files.h) are written too; callers with a tokenizer copy its
 // files over them (copy_tokenizer_files).
 // Files are written under temporary names and renamed, config.json last. `config_extra` keys are added to config.json
-// (e.g. quantization_config, FORMATS.md §1.6 / §2.3), replacing keys of the same name.
+// (e.g. quantization_config, export_checkpoint.h), replacing keys of the same name.
 void write_hf_checkpoint(const std::string& dir, const ModelConfig& config,
                          const std::vector<std::pair<std::string, at::Tensor>>& tensors,
                          uint64_t max_shard_bytes = 5'000'000'000ULL,

@@ -1,4 +1,4 @@
-// llama2.c checkpoints (DATA.md §4): legacy v0 (7 int32 header: dim, hidden_dim, n_layers, n_heads, n_kv_heads,
+// llama2.c checkpoints (docs/formats.md): legacy v0 (7 int32 header: dim, hidden_dim, n_layers, n_heads, n_kv_heads,
 // vocab_size (negative = separate classifier), seq_len; then fp32 arrays grouped by kind across layers, freq_cis, and
 // wcls when not shared) and v1 (256-byte header with magic "ak42", version 1, a shared-classifier flag; no freq_cis).
 // q/k rows are stored in Meta's interleaved-pair RoPE layout and are converted to HF's rotate-half layout on load.

@@ -1,6 +1,6 @@
 // Architecture hyper-parameters of a Llama-family decoder (Llama 2/3, Qwen2, Mistral), read from an HF config.json
 // (both the legacy rope_theta/rope_scaling keys and the newer rope_parameters; torch_dtype or dtype) or filled in by
-// the llama2.c and GGUF readers. Defaults follow transformers when a key is absent (FORMATS.md §6).
+// the llama2.c and GGUF readers. Defaults follow transformers when a key is absent (docs/formats.md, config.json).
 #pragma once
 
 #include <c10/core/ScalarType.h>

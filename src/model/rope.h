@@ -1,4 +1,4 @@
-// Rotary position embedding in the HF rotate-half convention (FORMATS.md §6): inv_freq[j] = theta^(-2j/d) for
+// Rotary position embedding in the HF rotate-half convention (docs/formats.md): inv_freq[j] = theta^(-2j/d) for
 // j < d/2, angle = position * inv_freq[j] in float32, and element j pairs with element j + d/2:
 //   x'_j = x_j cos - x_{j+d/2} sin,   x'_{j+d/2} = x_{j+d/2} cos + x_j sin.
 // llama3 and linear rope scaling adjust inv_freq (llama3) or the positions (linear).

@@ -1,4 +1,4 @@
-// safetensors files (FORMATS.md §7): [u64 LE header length N][N bytes JSON header, space padded][data].
+// safetensors files (docs/formats.md): [u64 LE header length N][N bytes JSON header, space padded][data].
 // Header entries: "name": {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]}, offsets relative to the
 // data start, end exclusive; optional "__metadata__": {string: string}.
 // The reader maps the file and checks everything the reference reader checks: N within the file, valid JSON, known

@@ -1,4 +1,4 @@
-// HF tokenizer.json BPE tokenizer; see tokenizer_hf.h for what is supported and FORMATS.md §8 for the format.
+// HF tokenizer.json BPE tokenizer; see tokenizer_hf.h for what is supported and docs/formats.md for the format.
 // The rules below follow the behaviour of Hugging Face's `tokenizers` library (checked against it by
 // tests/unit/tokenizer_hf_test.cc with golden ids from scripts/fixtures/make_tokenizer_fixtures.py).
 #include "model/tokenizer_hf.h"

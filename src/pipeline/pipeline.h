@@ -35,7 +35,7 @@ struct PipelineOptions {
   bool measure_errors = true;
   // ptq.search_cache: the folder methods keep content-addressed search results in (BlockContext::search_cache).
   std::string search_cache;
-  // Compute device when it differs from where the model's weights live (offload: ptq.offload in the README); nullopt:
+  // Compute device when it differs from where the model's weights live (offload: ptq.offload, docs/config.md); nullopt:
   // compute where the model is.
   std::optional<at::Device> device;
 };

@@ -3,7 +3,7 @@
 // axes their configs carry (src/experiment/matrix.h): one row per value of the rows axis (default method), one column
 // per (value of the columns axis (default bits), dataset), mean ± sample std over the remaining axes (seeds).
 //
-// What every format shows, so that a table read alone cannot be misread (USER_NEEDS.md N1, N10):
+// What every format shows, so that a table read alone cannot be misread:
 //   * an "fp" row first: the pretrain perplexity of the same runs (the unquantized model under the same protocol);
 //   * the best (lowest mean) quantized cell of each column in bold, when a column has two or more rows;
 //   * a footnote: what is averaged (n, the aggregated axes) and the evaluation protocol of each dataset, with a

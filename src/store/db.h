@@ -1,4 +1,4 @@
-// The results store: one SQLite file per matrix shard (DESIGN.md "Results store").
+// The results store: one SQLite file per matrix shard (docs/formats.md, "The results store").
 //
 // Layers, bottom up:
 //   Database     one sqlite3 connection (RAII): creates the file, PRAGMA journal_mode=WAL, busy_timeout 10 s,

@@ -34,7 +34,7 @@
 
 namespace ptq::schema {
 
-// v1: the DESIGN.md sketch.
+// v1: the first schema (runs, metrics, per-layer errors, timings, artifacts).
 inline constexpr std::string_view kMigration1 = R"sql(
 CREATE TABLE runs (
   id            INTEGER PRIMARY KEY,

@@ -1,5 +1,5 @@
-// The English corpus the default model is trained on (DATA.md §7), built from Debian packages that scripts/setup.sh
-// installs and cleaned by src/train/text_clean.h:
+// The English corpus the default model is trained on (docs/default-model.md), built from Debian packages that
+// scripts/setup.sh installs and cleaned by src/train/text_clean.h:
 //   kjv        bible-kjv, bible-kjv-text   `bible -l0 Gen1:1-Rev22:21`, one document per chapter
 //   fortunes   fortunes, fortunes-min      /usr/share/games/fortunes/*, one document per cookie
 //   jargon     jargon-text                 jargon.txt.gz, one document per paragraph

@@ -1,4 +1,4 @@
-// Turning the markup of the Debian-packaged corpora (DATA.md §7) into plain English paragraphs. ptq's own cleaners,
+// Turning the markup of the Debian-packaged corpora (train/corpus.h) into plain English paragraphs. ptq's own cleaners,
 // so the corpus that trains the default model is reproducible from the packages alone:
 //   html_to_paragraphs  debian-handbook, jargon.html: drop head/script/style, block tags end paragraphs, entities decoded
 //   pod_to_paragraphs   perl-doc .pod: prose paragraphs only (command lines and verbatim code blocks dropped),

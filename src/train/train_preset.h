@@ -1,5 +1,5 @@
 // Presets of `ptq train`: the default model's architecture and its training schedule. Shapes meet the AutoAWQ kernel
-// constraints (FORMATS.md §9: N % 64 == 0 and N % G == 0, K % G == 0 for every linear): hidden, intermediate and the
+// constraints (export_target.h: N % 64 == 0 and N % G == 0, K % G == 0 for every linear): hidden, intermediate and the
 // key/value width (kv heads x head_dim) are multiples of 128, so groups of 128 and 64 export. Attention is grouped-query
 // (2 query heads per key/value head, as in Llama 3), which with K/V width 128 puts the hidden size at 256.
 //   tiny     CI's model: about 2 minutes on 2 cores

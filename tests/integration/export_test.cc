@@ -2,7 +2,7 @@
 // GPTQ v1 and v2, on a random-initialised Llama whose shapes meet every target's constraints (hidden 256,
 // intermediate 512, 4 heads of 64, 2 KV heads: N, K multiples of 128), written as an HF checkpoint with the stories260K
 // tokenizer. Each export must pass the run's automatic verification (bit for bit, perplexity within 1e-6), and the
-// files must have the tensors, shapes, dtypes and config fields FORMATS.md §1-2 give.
+// files must have the tensors, shapes, dtypes and config fields docs/formats.md gives.
 #include <ATen/ATen.h>
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -132,7 +132,7 @@ std::string dtype_of(const SafetensorsFile& f, const std::string& name) {
   return e ? e->dtype : "absent";
 }
 
-// FORMATS.md §1.2 / §1.5 / §2.2 tensors of model.layers.0.mlp.down_proj ([N, K] = [256, 512], G = 128).
+// The AutoAWQ GEMM / GEMV and GPTQ tensors of model.layers.0.mlp.down_proj ([N, K] = [256, 512], G = 128).
 void expect_awq_files(const std::string& dir, bool gemv) {
   const SafetensorsFile f = SafetensorsFile::open(dir + "/model.safetensors");
   const std::string p = "model.layers.0.mlp.down_proj";

@@ -257,7 +257,8 @@ TEST(Gptq, ActOrderChangesResultAndStaticGroupsKeepOriginalOrder) {
   EXPECT_TRUE(at::equal(deq, stat));
 }
 
-// AWQ's folded scales leave the fp function unchanged (ALGORITHMS.md §4.3 "Applying s"), before quantization.
+// AWQ's folded scales leave the fp function unchanged (norm or previous rows ÷ s, columns × s; docs/methods/awq.md),
+// before quantization.
 TEST(Awq, TransformAloneKeepsTheFpModel) {
   for (const char* version : {"v1", "v2"}) {
     LoadedModel m = stories();

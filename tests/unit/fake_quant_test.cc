@@ -60,7 +60,7 @@ TEST(FakeQuant, KnownValuesFollowLlmcFormulas) {
 
 TEST(FakeQuant, AllPositiveGroupKeepsLlmcClampedZero) {
   // LLMC does not widen the range to 0: the zero clamps to 0 and the top of the range saturates
-  // (ALGORITHMS.md §2.6 / pitfall 2). This pins that convention.
+  // (docs/pitfalls.md #2). This pins that convention.
   at::Tensor x = at::tensor({1.0f, 2.0f, 3.0f, 4.0f}).reshape({1, 4});
   QuantizedTensor q = quantize(x, {2, false, Granularity::kPerChannel, 0});
   EXPECT_EQ(q.zeros.item<float>(), 0.0f);

@@ -1,6 +1,7 @@
-// The packers against the worked 8x8 int4 example of FORMATS.md §4 (every hex word there was produced by AutoAWQ's and
-// AutoGPTQ's own packers), round trips at every supported bit width, the zero encodings (symmetric AutoAWQ 0x88888888,
-// GPTQ v1 minus one and its refusal of a zero of 0) and the shape constraints of each export target (FORMATS.md §9).
+// The packers against the worked 8x8 int4 example of docs/formats.md (every hex word there was produced by AutoAWQ's
+// and AutoGPTQ's own packers), round trips at every supported bit width, the zero encodings (symmetric AutoAWQ
+// 0x88888888, GPTQ v1 minus one and its refusal of a zero of 0) and the shape constraints of each export target
+// (export_target.h).
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
@@ -18,8 +19,8 @@
 namespace ptq {
 namespace {
 
-// FORMATS.md §4: K = N = 8, G = 8; Q[o][i] = (2o + i) mod 16, z[o] = o + 1, s[o] = 0.125 (o + 1). Rows repeat with
-// period 8 when N or K is larger (the §1.5 GEMV check uses K = N = 32, G = 32).
+// The worked example: K = N = 8, G = 8; Q[o][i] = (2o + i) mod 16, z[o] = o + 1, s[o] = 0.125 (o + 1). Rows repeat with
+// period 8 when N or K is larger (the GEMV check uses K = N = 32, G = 32).
 IntegerLinear worked_example(int64_t n = 8, int64_t k = 8, int64_t g = 8) {
   IntegerLinear q;
   q.bits = 4;
@@ -55,7 +56,7 @@ std::vector<uint8_t> bytes_of(const at::Tensor& t) {
   return std::vector<uint8_t>(p, p + c.nbytes());
 }
 
-// §4.2's GPTQ qweight words: word n packs Q[n][0..7] in natural nibble order.
+// The example's GPTQ qweight words: word n packs Q[n][0..7] in natural nibble order.
 const uint32_t kGptqColumnWords[8] = {0x76543210, 0x98765432, 0xBA987654, 0xDCBA9876,
                                       0xFEDCBA98, 0x10FEDCBA, 0x3210FEDC, 0x543210FE};
 
@@ -65,7 +66,7 @@ TEST(PackGolden, AwqGemmWorkedExample) {
   const std::vector<int32_t> want = {word(0xEA62C840), word(0xFB73D951), word(0x0C84EA62), word(0x1D95FB73),
                                      word(0x2EA60C84), word(0x3FB71D95), word(0x40C82EA6), word(0x51D93FB7)};
   EXPECT_EQ(values(a.qweight), want);
-  EXPECT_EQ(values(a.qweight)[0], -362624960);  // the stored int32 FORMATS.md lists
+  EXPECT_EQ(values(a.qweight)[0], -362624960);  // the stored int32 docs/formats.md lists
   EXPECT_EQ(bytes_of(a.qweight.narrow(0, 0, 1)), (std::vector<uint8_t>{0x40, 0xC8, 0x62, 0xEA}));  // on disk
   ASSERT_EQ(a.qzeros.sizes(), (std::vector<int64_t>{1, 1}));
   EXPECT_EQ(values(a.qzeros)[0], word(0x86427531));
@@ -74,7 +75,7 @@ TEST(PackGolden, AwqGemmWorkedExample) {
   EXPECT_EQ(a.scales.scalar_type(), at::kHalf);
   EXPECT_EQ(bytes_of(a.scales), (std::vector<uint8_t>{0x00, 0x30, 0x00, 0x34, 0x00, 0x36, 0x00, 0x38, 0x00, 0x39, 0x00,
                                                       0x3a, 0x00, 0x3b, 0x00, 0x3c}));
-  // unpack_awq + reverse_awq_order gives the codes back (FORMATS.md §4.1).
+  // Unpacking and undoing the interleave gives the codes back (as AutoAWQ's unpack_awq + reverse_awq_order).
   const IntegerLinear back = awq_gemm_unpack(a.qweight, a.qzeros, a.scales, 8);
   const IntegerLinear ref = worked_example();
   EXPECT_TRUE(at::equal(back.codes, ref.codes));
@@ -104,15 +105,16 @@ TEST(PackGolden, GptqWorkedExampleV1AndV2) {
     EXPECT_TRUE(at::equal(back.codes, worked_example().codes));
     EXPECT_TRUE(at::equal(back.zeros, worked_example().zeros));
   }
-  // Symmetric: every zero 8, stored 7 in v1 (FORMATS.md §2.4 recommendation (1)).
+  // Symmetric: every zero 8, stored 7 in v1 (0x77777777: every GPTQ reader decodes it alike).
   IntegerLinear sym = worked_example();
   sym.zeros.fill_(8);
   EXPECT_EQ(values(gptq_pack(sym, GptqZeros::kV1).qzeros)[0], word(0x77777777));
   EXPECT_EQ(values(gptq_pack(sym, GptqZeros::kV1).qzeros)[0], 2004318071);
 }
 
-// GEMV at K = N = 32, G = 32 (the case FORMATS.md §1.5 verified): word [n][j] holds Q[n][8j..8j+7] in natural order,
-// which are §4.2's column words; one group, so only nibble 0 of qzeros word 0 and scales column 0 are used.
+// GEMV at K = N = 32, G = 32 (a case checked with AutoAWQ's GEMV packer): word [n][j] holds Q[n][8j..8j+7] in natural
+// order, which are the example's GPTQ column words; one group, so only nibble 0 of qzeros word 0 and scales column 0
+// are used.
 TEST(PackGolden, AwqGemvWorkedExample) {
   const AwqTensors a = awq_gemv_pack(worked_example(32, 32, 32));
   ASSERT_EQ(a.qweight.sizes(), (std::vector<int64_t>{32, 4}));
@@ -128,7 +130,7 @@ TEST(PackGolden, AwqGemvWorkedExample) {
     EXPECT_EQ(a.scales[n][0].item<float>(), 0.125f * static_cast<float>(n % 8 + 1));
     EXPECT_EQ(a.scales[n].narrow(0, 1, 31).abs().sum().item<float>(), 0.0f);
   }
-  EXPECT_EQ(awq_gemv_zero_words(32, 128), 4);  // K = 4096, G = 128 -> scales [N, 32] (FORMATS.md §1.5)
+  EXPECT_EQ(awq_gemv_zero_words(32, 128), 4);  // K = 4096, G = 128 -> scales [N, 32] (AutoAWQ GEMV)
   EXPECT_EQ(awq_gemv_zero_words(2, 128), 1);
   EXPECT_EQ(awq_gemv_zero_words(2, 64), 2);
   EXPECT_EQ(awq_gemv_zero_words(1, 32), 4);
@@ -143,7 +145,7 @@ TEST(PackGolden, AwqGemvWorkedExample) {
 }
 
 // Symmetric ptq codes ([-8, 7], zero 0) are stored as q + 8 with every zero 8: AutoAWQ qzeros words 0x88888888
-// (FORMATS.md §1.4), and the dequantized weight is unchanged.
+// (what every AutoAWQ loader decodes), and the dequantized weight is unchanged.
 TEST(PackGolden, SymmetricCodesStoreZeroEight) {
   QuantizedLinear q;
   q.spec.bits = 4;
@@ -227,8 +229,8 @@ TEST(PackRoundTrip, SizesWithTailsAndEveryPosition) {
   }
 }
 
-// FORMATS.md §2.2's 3-bit table: value 10 starts at bit 30 of word A and ends in bit 0 of word B; value 21 ends in bits
-// 0-1 of word C.
+// GPTQ's 3-bit layout (docs/formats.md): value 10 starts at bit 30 of word A and ends in bit 0 of word B; value 21
+// ends in bits 0-1 of word C.
 TEST(PackRoundTrip, ThreeBitValuesStraddleWords) {
   IntegerLinear q = random_linear(3, 32, 32, 32, 1);
   q.codes.zero_();
@@ -244,7 +246,8 @@ TEST(PackRoundTrip, ThreeBitValuesStraddleWords) {
   EXPECT_EQ(w[5], 3);                                   // column 1, word C: its bits 1-2 at bits 0-1
 }
 
-// A GPTQ v1 zero of 0 would be stored as -1 (FORMATS.md §2.4): refused on writing, and a stored 0xF on reading.
+// A GPTQ v1 zero of 0 would be stored as -1 (readers disagree on it, docs/formats.md): refused on writing, and a
+// stored 0xF on reading.
 TEST(PackRoundTrip, GptqV1RefusesZeroZero) {
   IntegerLinear q = random_linear(4, 32, 64, 32, 1);
   q.zeros[5][1] = 0;

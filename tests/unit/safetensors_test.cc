@@ -36,7 +36,7 @@ std::string make_file(std::string header, const std::string& data, size_t pad_to
 }
 
 TEST(Safetensors, WorkedExampleBytes) {
-  // FORMATS.md §7: one F16 tensor [1.0, -2.0] -> 100 bytes, header length 88, data 00 3c 00 c0.
+  // docs/formats.md, safetensors: one F16 tensor [1.0, -2.0] -> 100 bytes, header length 88, data 00 3c 00 c0.
   TempDir dir;
   const std::string p = dir.file("w.safetensors");
   write_safetensors(p, {{"w", at::tensor({1.0f, -2.0f}).to(at::kHalf)}});
