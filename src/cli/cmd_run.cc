@@ -20,7 +20,7 @@ int cmd_run(const std::vector<std::string>& words) {
   Args args("run",
             "Run one LLMC-style configuration: load the model, evaluate it (eval_pos pretrain), build the calibration\n"
             "set, quantize block by block with quant.method, evaluate again (fake_quant), save (save.save_fake).\n"
-            "Keys are documented in src/experiment/run_config.h and the README.\n"
+            "Keys are documented in docs/config.md.\n"
             "With a matrix file (experiments/X.yaml, format in src/experiment/matrix.h) runs every cell in order,\n"
             "recording each in the results store and skipping cells already finished there (resume).",
             {{"--config", "FILE", "the YAML configuration", ""},

@@ -14,7 +14,7 @@ namespace ptq::cli {
 int cmd_train(const std::vector<std::string>& words) {
   Args args("train",
             "Train a Llama-architecture model from scratch on the English corpus built from Debian packages\n"
-            "(KJV, fortunes, jargon, debian-handbook, perl-doc; DATA.md §7) with a sentencepiece BPE tokenizer, and\n"
+            "(KJV, fortunes, jargon, debian-handbook, perl-doc; docs/default-model.md) with a sentencepiece BPE tokenizer, and\n"
             "save it as an HF checkpoint (config.json, model.safetensors, tokenizer.model) with data/valid.txt,\n"
             "data/calib.txt and the model card ptq_train.json. A model already there with the same corpus, preset,\n"
             "seed and trainer version is reused.",
