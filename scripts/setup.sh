@@ -14,6 +14,8 @@ JOBS=${PTQ_JOBS:-2}
 DEBIAN_PACKAGES=(build-essential cmake ninja-build pkg-config git python3-venv
   libyaml-cpp-dev nlohmann-json3-dev libfmt-dev libsqlite3-dev libgtest-dev libgmock-dev libbenchmark-dev
   libsentencepiece-dev libpcre2-dev libzstd-dev zstd zlib1g-dev curl
+  # compiler cache: rebuilds of a fresh clone reuse earlier objects (CMakeLists.txt PTQ_USE_CCACHE)
+  ccache
   # the default model's training corpus (src/train/corpus.h)
   bible-kjv bible-kjv-text fortunes fortunes-min jargon-text debian-handbook perl-doc)
 

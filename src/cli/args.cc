@@ -77,6 +77,9 @@ bool Args::parse(const std::vector<std::string>& words) {
     }
     positional_values_.push_back(w);
   }
+  for (const auto& o : options_)
+    PTQ_CHECK(!o.required || values_.count(long_name(o)), "ptq {}: {} {} is required (see ptq {} --help)", command_,
+              long_name(o), o.value_name, command_);
   size_t required = 0;
   for (const auto& p : positionals_) required += p.required ? 1 : 0;
   PTQ_CHECK(positional_values_.size() >= required, "ptq {}: missing argument {} (see ptq {} --help)", command_,
@@ -106,15 +109,29 @@ std::string Args::get_or(const std::string& name, const std::string& fallback) c
   return v ? *v : fallback;
 }
 
-int Args::get_int(const std::string& name) const {
+std::string Args::value(const std::string& name) const {
+  auto v = get(name);
+  PTQ_ASSERT(v.has_value(), "ptq {}: option {} read as required but not declared so", command_, name);
+  return *v;
+}
+
+int Args::get_int_or(const std::string& name, int fallback) const { return get(name) ? get_int(name) : fallback; }
+
+// The option's value parsed whole as T (from_chars: no sign prefix '+', no trailing text).
+template <class T>
+T Args::number(const std::string& name, const char* what) const {
   auto v = get(name);
   PTQ_CHECK(v.has_value(), "ptq {}: option {} is required", command_, name);
-  int out = 0;
+  T out{};
   auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), out);
-  PTQ_CHECK(ec == std::errc() && end == v->data() + v->size(), "ptq {}: option {} expects an integer, got '{}'",
-            command_, name, *v);
+  PTQ_CHECK(ec == std::errc() && end == v->data() + v->size(), "ptq {}: option {} expects {}, got '{}'", command_,
+            name, what, *v);
   return out;
 }
+
+int Args::get_int(const std::string& name) const { return number<int>(name, "an integer"); }
+
+double Args::get_double(const std::string& name) const { return number<double>(name, "a number"); }
 
 std::string Args::help() const {
   std::string usage = fmt::format("usage: ptq {}", command_);
@@ -132,11 +149,35 @@ std::string Args::help() const {
   for (const auto& o : options_) {
     std::string lhs = o.value_name.empty() ? o.name : o.name + " " + o.value_name;
     std::string rhs = o.help;
+    if (o.required) rhs += " (required)";
     if (!o.default_value.empty()) rhs += fmt::format(" (default: {})", o.default_value);
     out += fmt::format("  {:<24} {}\n", lhs, rhs);
   }
   out += fmt::format("  {:<24} {}\n", "-h,--help", "show this help");
   return out;
+}
+
+OptionDecl store_option(const std::string& help) { return {"--db", "FILE", help, kDefaultStore}; }
+
+OptionDecl matrix_option(bool required, const std::string& help) { return {"--matrix", "NAME", help, "", required}; }
+
+OptionDecl json_option(const std::string& what) {
+  return {"--json", "", what.empty() ? "print one JSON object as the last line"
+                                     : fmt::format("print one JSON object {} as the last line", what),
+          ""};
+}
+
+OptionDecl device_option() { return {"--device", "DEV", "cpu, cuda, cuda:N or auto", "cpu"}; }
+
+std::vector<OptionDecl> model_options() {
+  return {{"--model", "PATH", "checkpoint: HF directory, llama2.c .bin or .gguf", "", true},
+          {"--tokenizer", "PATH", "tokenizer file (required for llama2.c; overrides the checkpoint's own)", ""},
+          device_option()};
+}
+
+std::vector<OptionDecl> options(std::vector<OptionDecl> a, const std::vector<OptionDecl>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
 }
 
 std::vector<OptionDecl> common_options() {

@@ -22,13 +22,13 @@ int cmd_bench_import(const std::vector<std::string>& words) {
             "--benchmark_out=FILE) into the results store: one bench_runs row per file with the program, device,\n"
             "host, threads, commit and context, one bench_results row per benchmark with its times and counters.\n"
             "A file already imported (same bytes) adds nothing. Without files, --list shows the stored runs.",
-            {{"--db", "FILE", "the results store (created when missing)", "results/ptq.db"},
+            {store_option("the results store (created when missing)"),
              {"--label", "TEXT", "a label stored with every imported run (e.g. the report it belongs to)", ""},
              {"--list", "", "print the stored benchmark runs and results", ""},
-             {"--json", "", "print one JSON object (imported, skipped, runs) as the last line", ""}},
+             json_option("(imported, skipped, runs)")},
             {{"FILE.json", "Google Benchmark JSON output files", false, true}});
   if (!args.parse(words)) return 0;
-  const std::string db = args.get_or("--db", "results/ptq.db");
+  const std::string db = args.store();
   const std::string label = args.get_or("--label", "");
   // Every file is read and parsed before the store is opened: one bad file imports nothing.
   std::vector<BenchRun> runs;
@@ -64,7 +64,7 @@ int cmd_bench_import(const std::vector<std::string>& words) {
   }
   fmt::print("{}: {} imported, {} already there; the store holds {} benchmark runs\n", db, imported, skipped,
              stored.size());
-  if (args.flag("--json"))
+  if (args.json())
     fmt::print("{}\n", nlohmann::json{{"db", db}, {"imported", imported}, {"skipped", skipped},
                                       {"runs", stored.size()}}
                            .dump());

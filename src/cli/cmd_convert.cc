@@ -37,18 +37,17 @@ int cmd_convert(const std::vector<std::string>& words) {
             "dequantized, in --dtype, which config.json states), tokenizer.json with tokenizer_config.json and\n"
             "special_tokens_map.json (from a BPE 'gpt2' GGUF vocabulary; otherwise give --tokenizer), and\n"
             "generation_config.json. ptq and transformers read the folder with the same weights.",
-            {{"--model", "PATH", "the .gguf file", ""},
-             {"--out", "DIR", "output folder (must not exist, unless --force)", ""},
+            {{"--model", "PATH", "the .gguf file", "", true},
+             {"--out", "DIR", "output folder (must not exist, unless --force)", "", true},
              {"--dtype", "T", "float32, float16 or bfloat16 for every tensor", "float32"},
              {"--tokenizer", "FILE", "tokenizer.json or tokenizer.model to copy instead of the GGUF vocabulary", ""},
              {"--force", "", "replace an existing output folder", ""},
-             {"--json", "", "print one JSON object (path, files, config, tensors, bytes) as the last line", ""}});
+             json_option("(path, files, config, tensors, bytes)")});
   if (!args.parse(words)) return 0;
   apply_common_options(args);
   const auto model = args.get("--model");
   const auto out = args.get("--out");
-  PTQ_CHECK(model && !model->empty(), "ptq convert: --model X.gguf is required");
-  PTQ_CHECK(out && !out->empty(), "ptq convert: --out DIR is required");
+  PTQ_CHECK(!model->empty() && !out->empty(), "ptq convert: --model and --out need a value");
   PTQ_CHECK(fs::path(*model).extension() == ".gguf", "ptq convert: --model {}: not a .gguf file", *model);
   const at::ScalarType dtype = parse_dtype_option("convert", args.get_or("--dtype", "float32"));
   const std::string tok = args.get_or("--tokenizer", "");
@@ -94,7 +93,7 @@ int cmd_convert(const std::vector<std::string>& words) {
   std::sort(files.begin(), files.end());
   fmt::print("{}: {} ({} layers, hidden {}, vocab {}) -> {} tensors in {}, {:.1f} MB\n", *out, *model, c.num_layers,
              c.hidden_size, c.vocab_size, tensors.size(), c10::toString(dtype), static_cast<double>(bytes) / 1e6);
-  if (args.flag("--json"))
+  if (args.json())
     fmt::print("{}\n", nlohmann::json{{"path", *out}, {"files", files}, {"config", c.to_hf_json()},
                                       {"tensors", tensors.size()}, {"bytes", bytes}}
                            .dump());

@@ -19,23 +19,22 @@ int cmd_dump(const std::vector<std::string>& words) {
             "run, metric, error, timing and event rows, in store order. `ptq import FILE --db OTHER` restores them\n"
             "with the same run keys, so `ptq run MATRIX.yaml --db OTHER` resumes where the dump stopped and `ptq\n"
             "table` prints the same table. Runs still running or failed are left out (counted).",
-            {{"--db", "FILE", "the results store", "results/ptq.db"},
-             {"--matrix", "NAME", "dump this matrix only (default: every matrix)", ""},
-             {"--out", "FILE", "the dump file, written atomically", ""},
-             {"--json", "", "print one JSON object with the counts as the last line", ""}});
+            {store_option("the results store"),
+             matrix_option(false, "dump this matrix only (default: every matrix)"),
+             {"--out", "FILE", "the dump file, written atomically", "", true},
+             json_option("with the counts")});
   if (!args.parse(words)) return 0;
-  const auto out = args.get("--out");
-  PTQ_CHECK(out.has_value(), "ptq dump: --out FILE is required");
-  const std::string db = args.get_or("--db", "results/ptq.db");
+  const std::string out = args.value("--out");
+  const std::string db = args.store();
   const std::string matrix = args.get_or("--matrix", "");
   PTQ_CHECK(std::filesystem::is_regular_file(db), "ptq dump: {}: no such results store", db);
   Store store(db);
-  const DumpStats s = write_run_dump(store, matrix, *out);
+  const DumpStats s = write_run_dump(store, matrix, out);
   fmt::print("{}: {} finished run{} of {} written to {}{}\n", db, s.runs, s.runs == 1 ? "" : "s",
-             matrix.empty() ? std::string("every matrix") : "matrix " + matrix, *out,
+             matrix.empty() ? std::string("every matrix") : "matrix " + matrix, out,
              s.skipped ? fmt::format(" ({} unfinished left out)", s.skipped) : std::string());
-  if (args.flag("--json"))
-    fmt::print("{}\n", nlohmann::json{{"db", db}, {"matrix", matrix}, {"out", *out}, {"runs", s.runs},
+  if (args.json())
+    fmt::print("{}\n", nlohmann::json{{"db", db}, {"matrix", matrix}, {"out", out}, {"runs", s.runs},
                                       {"unfinished", s.skipped}}
                            .dump());
   return 0;

@@ -17,33 +17,29 @@ int cmd_generate(const std::vector<std::string>& words) {
   Args args("generate",
             "Greedy decoding with a KV cache. --model is a Hugging Face checkpoint directory (tokenizer.json or\n"
             "tokenizer.model inside), a llama2.c .bin (with --tokenizer tokenizer.bin) or a .gguf.",
-            {{"--model", "PATH", "checkpoint: HF directory, llama2.c .bin or .gguf", ""},
-             {"--tokenizer", "PATH", "tokenizer file (required for llama2.c; overrides the checkpoint's own)", ""},
-             {"--prompt", "TEXT", "prompt text", ""},
+            options(model_options(), {
+             {"--prompt", "TEXT", "prompt text", "", true},
              {"-n,--tokens", "N", "new tokens to generate at most", "64"},
              {"--no-bos", "", "do not prepend the BOS token", ""},
-             {"--device", "DEV", "cpu, cuda, cuda:N or auto", "cpu"},
-             {"--json", "", "print one JSON object as the last line", ""}});
+             json_option()}));
   if (!args.parse(words)) return 0;
   apply_common_options(args);
-  const auto model_path = args.get("--model");
-  PTQ_CHECK(model_path.has_value(), "ptq generate: --model is required");
-  const auto prompt = args.get("--prompt");
-  PTQ_CHECK(prompt.has_value(), "ptq generate: --prompt is required");
+  const std::string model_path = args.value("--model");
+  const std::string prompt = args.value("--prompt");
   const int n = args.get_int("--tokens");
   PTQ_CHECK(n >= 0, "ptq generate: --tokens must be >= 0, got {}", n);
 
   LoadOptions lo;
   lo.device = resolve_device(args.get_or("--device", "cpu"));
-  LoadedModel m = load_model(*model_path, args.get_or("--tokenizer", ""), lo);
-  const auto ids = m.tokenizer->encode(*prompt, !args.flag("--no-bos"));
+  LoadedModel m = load_model(model_path, args.get_or("--tokenizer", ""), lo);
+  const auto ids = m.tokenizer->encode(prompt, !args.flag("--no-bos"));
   const auto t0 = std::chrono::steady_clock::now();
   GenerateResult r = generate_greedy(*m.model, ids, n, m.tokenizer->eos_id());
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::vector<int32_t> all = ids;
   all.insert(all.end(), r.tokens.begin(), r.tokens.end());
   const std::string text = m.tokenizer->decode(all);
-  if (args.flag("--json")) {
+  if (args.json()) {
     nlohmann::json j = {{"text", text},
                         {"prompt_tokens", ids},
                         {"tokens", r.tokens},

@@ -22,13 +22,13 @@ int cmd_import(const std::vector<std::string>& words) {
             "records), bits (the scheme) and seed (the calibration seed). Importing again adds nothing.\n"
             "A `ptq dump` file (first line format \"ptq-run-1\") is restored as it is: same matrix names and run\n"
             "keys; --matrix then keeps that matrix's runs only.",
-            {{"--db", "FILE", "the results store (created when missing)", "results/ptq.db"},
-             {"--matrix", "NAME", "the matrix name to give the records (a dump: the matrix to restore)", ""},
-             {"--json", "", "print one JSON object with the counts as the last line", ""}},
+            {store_option("the results store (created when missing)"),
+             matrix_option(false, "the matrix name to give the records (required), or of a dump the matrix to restore"),
+             json_option("with the counts")},
             {{"FILE.jsonl", "run records, one JSON object per line", true}});
   if (!args.parse(words)) return 0;
   const auto matrix = args.get("--matrix");
-  const std::string db = args.get_or("--db", "results/ptq.db");
+  const std::string db = args.store();
   const std::string file = args.positionals().front();
   // Checked before the store is opened, so a typo does not leave an empty store behind.
   PTQ_CHECK(std::filesystem::is_regular_file(file), "ptq import: {}: no such run record file", file);
@@ -40,7 +40,7 @@ int cmd_import(const std::vector<std::string>& words) {
   if (dump) {
     const RestoreStats s = restore_run_dump(file, matrix.value_or(""), store);
     fmt::print("{}: {} runs restored from {}, {} already finished\n", db, s.added, file, s.skipped);
-    if (args.flag("--json"))
+    if (args.json())
       fmt::print("{}\n", nlohmann::json{{"db", db}, {"matrix", matrix.value_or("")}, {"added", s.added},
                                         {"skipped", s.skipped}}
                              .dump());
@@ -48,7 +48,7 @@ int cmd_import(const std::vector<std::string>& words) {
   }
   const ImportStats s = import_run_records({file}, *matrix, store);
   fmt::print("{}: matrix {}: {} runs added, {} skipped\n", db, *matrix, s.added, s.skipped);
-  if (args.flag("--json"))
+  if (args.json())
     fmt::print("{}\n", nlohmann::json{{"db", db}, {"matrix", *matrix}, {"added", s.added}, {"skipped", s.skipped}}.dump());
   return 0;
 }

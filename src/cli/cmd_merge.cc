@@ -22,11 +22,11 @@ int cmd_merge(const std::vector<std::string>& words) {
             "is kept once, and merging again adds nothing). Each SHARD is a store file or a folder of them (*.db, e.g.\n"
             "results/shards/<matrix>/ written by `ptq run X.yaml --backend slurm`). The main store is checked\n"
             "(integrity_check, unique run keys) afterwards.",
-            {{"--db", "FILE", "the main results store (created when missing)", "results/ptq.db"},
-             {"--json", "", "print one JSON object with the counts as the last line", ""}},
+            {store_option("the main results store (created when missing)"),
+             json_option("with the counts")},
             {{"SHARD", "a shard store (.db) or a folder of shards", true, true}});
   if (!args.parse(words)) return 0;
-  const std::string db = args.get_or("--db", "results/ptq.db");
+  const std::string db = args.store();
   // Resolved before the main store is opened, so a mistyped shard leaves no empty store behind.
   std::vector<std::string> shards;
   for (const auto& p : args.positionals()) {
@@ -59,7 +59,7 @@ int cmd_merge(const std::vector<std::string>& words) {
   }
   fmt::print("{}: {} shard{} merged: {} added, {} replaced, {} skipped; the store holds {} runs ({} finished)\n", db,
              shards.size(), shards.size() == 1 ? "" : "s", total.added, total.replaced, total.skipped, runs, finished);
-  if (args.flag("--json"))
+  if (args.json())
     fmt::print("{}\n", nlohmann::json{{"db", db},
                                       {"shards", rows},
                                       {"added", total.added},

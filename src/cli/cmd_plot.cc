@@ -18,22 +18,20 @@ int cmd_plot(const std::vector<std::string>& words) {
             "Write an SVG figure of one matrix from the results store: fake_quant perplexity (log scale) against\n"
             "weight bits, one line per value of the rows axis with ± 1 std error bars over the aggregated axes\n"
             "(seeds), the fp perplexity as a dashed line, and the evaluation protocol as the caption.",
-            {{"--db", "FILE", "the results store", "results/ptq.db"},
-             {"--matrix", "NAME", "the matrix name (its `name:`)", ""},
+            {store_option("the results store"),
+             matrix_option(true, "the matrix name (its `name:`)"),
              {"--dataset", "NAME", "the evaluation dataset (required when the matrix has several)", ""},
              {"--rows", "AXIS", "the axis whose values are the lines", "method"},
              {"--cols", "AXIS", "the table's column axis (groups the fp runs)", "bits"},
-             {"--out", "FILE.svg", "the figure to write (- = standard output)", ""},
-             {"--json", "", "print one JSON object describing the figure as the last line", ""}});
+             {"--out", "FILE.svg", "the figure to write (- = standard output)", "", true},
+             json_option("describing the figure")});
   if (!args.parse(words)) return 0;
-  const auto matrix = args.get("--matrix");
-  PTQ_CHECK(matrix.has_value(), "ptq plot: --matrix NAME is required");
+  const std::string matrix = args.value("--matrix");
   const auto out = args.get("--out");
-  PTQ_CHECK(out.has_value(), "ptq plot: --out FILE.svg is required (- for standard output)");
-  PTQ_CHECK(!(*out == "-" && args.flag("--json")), "ptq plot: --json needs --out FILE (the figure would mix with it)");
+  PTQ_CHECK(!(*out == "-" && args.json()), "ptq plot: --json needs --out FILE (the figure would mix with it)");
   TableQuery q;
-  q.db = args.get_or("--db", "results/ptq.db");
-  q.matrix = *matrix;
+  q.db = args.store();
+  q.matrix = matrix;
   q.rows_axis = args.get_or("--rows", "method");
   q.cols_axis = args.get_or("--cols", "bits");
   const MatrixTable t = load_matrix_table(q);
@@ -44,7 +42,7 @@ int cmd_plot(const std::vector<std::string>& words) {
   } else {
     write_output_file(*out, svg);
   }
-  if (args.flag("--json")) {
+  if (args.json()) {
     nlohmann::json series = nlohmann::json::array();
     for (const auto& s : plot_series(t, dataset)) {
       nlohmann::json pts = nlohmann::json::array();
@@ -52,7 +50,7 @@ int cmd_plot(const std::vector<std::string>& words) {
         pts.push_back({{"bits", p.bits}, {"mean", p.stat.mean()}, {"std", p.stat.stdev()}, {"n", p.stat.n()}});
       series.push_back({{"label", s.label}, {"points", pts}});
     }
-    fmt::print("{}\n", nlohmann::json{{"out", *out}, {"bytes", svg.size()}, {"matrix", *matrix}, {"dataset", dataset},
+    fmt::print("{}\n", nlohmann::json{{"out", *out}, {"bytes", svg.size()}, {"matrix", matrix}, {"dataset", dataset},
                                       {"series", series}}
                            .dump());
   }

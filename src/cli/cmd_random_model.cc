@@ -20,7 +20,7 @@ int cmd_random_model(const std::vector<std::string>& words) {
             "normal(0, 0.02) weights, norms 1) for speed and memory measurements of a shape that no offline model\n"
             "has. A named --shape gives every size; each size option overrides it. --tokenizer copies a tokenizer\n"
             "into the folder (its ids must fit --vocab), so ptq eval and ptq run can feed the model text.",
-            {{"--out", "DIR", "output folder (must not exist, unless --force)", ""},
+            {{"--out", "DIR", "output folder (must not exist, unless --force)", "", true},
              {"--shape", "NAME", "llama2-7b, llama2-13b or llama3-8b (sizes below override it)", ""},
              {"--hidden", "N", "hidden size", ""},
              {"--intermediate", "N", "MLP intermediate size", ""},
@@ -33,11 +33,11 @@ int cmd_random_model(const std::vector<std::string>& words) {
              {"--seed", "N", "generator seed", "0"},
              {"--tokenizer", "FILE", "tokenizer.model or tokenizer.json to copy into the folder", ""},
              {"--force", "", "replace an existing output folder", ""},
-             {"--json", "", "print one JSON object (path, config, parameters, bytes) as the last line", ""}});
+             json_option("(path, config, parameters, bytes)")});
   if (!args.parse(words)) return 0;
   apply_common_options(args);
   const auto out = args.get("--out");
-  PTQ_CHECK(out.has_value() && !out->empty(), "ptq random-model: --out DIR is required");
+  PTQ_CHECK(!out->empty(), "ptq random-model: --out needs a value");
   ModelConfig c;
   if (const auto shape = args.get("--shape"); shape && !shape->empty()) {
     c = with_context("ptq random-model: --shape", [&] { return random_model_shape(*shape); });
@@ -89,7 +89,7 @@ int cmd_random_model(const std::vector<std::string>& words) {
              "{:.1f} MB\n",
              *out, c10::toString(dtype), c.num_layers, c.hidden_size, c.intermediate_size, c.num_heads,
              c.num_kv_heads, c.vocab_size, static_cast<double>(params) / 1e6, static_cast<double>(bytes) / 1e6);
-  if (args.flag("--json")) {
+  if (args.json()) {
     c.dtype = dtype;
     fmt::print("{}\n", nlohmann::json{{"path", *out}, {"config", c.to_hf_json()}, {"parameters", params},
                                       {"bytes", bytes}}

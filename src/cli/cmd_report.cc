@@ -18,23 +18,21 @@ int cmd_report(const std::vector<std::string>& words) {
             "perplexity-vs-bits figures, the protocol, every run with its timings and resolved configuration, and\n"
             "per-layer relative output error heat maps (decoder blocks x layer types) per matrix cell.",
             {{"--html", "", "HTML output (the one format; kept explicit for later formats)", ""},
-             {"--db", "FILE", "the results store", "results/ptq.db"},
-             {"--matrix", "NAME", "the matrix name (its `name:`)", ""},
-             {"--out", "FILE.html", "the page to write (- = standard output)", ""},
+             store_option("the results store"),
+             matrix_option(true, "the matrix name (its `name:`)"),
+             {"--out", "FILE.html", "the page to write (- = standard output)", "", true},
              {"--rows", "AXIS", "the table's row axis", "method"},
              {"--cols", "AXIS", "the table's column axis", "bits"},
              {"--precision", "N", "table decimals", "2"},
              {"--heatmaps", "all|none|ROW,COL", "heat maps of every cell, none, or one cell (e.g. gptq,w4g32)", "all"},
-             {"--json", "", "print one JSON object describing the page as the last line", ""}});
+             json_option("describing the page")});
   if (!args.parse(words)) return 0;
-  const auto matrix = args.get("--matrix");
-  PTQ_CHECK(matrix.has_value(), "ptq report: --matrix NAME is required");
+  const std::string matrix = args.value("--matrix");
   const auto out = args.get("--out");
-  PTQ_CHECK(out.has_value(), "ptq report: --out FILE.html is required (- for standard output)");
-  PTQ_CHECK(!(*out == "-" && args.flag("--json")), "ptq report: --json needs --out FILE (the page would mix with it)");
+  PTQ_CHECK(!(*out == "-" && args.json()), "ptq report: --json needs --out FILE (the page would mix with it)");
   ReportOptions o;
-  o.db = args.get_or("--db", "results/ptq.db");
-  o.matrix = *matrix;
+  o.db = args.store();
+  o.matrix = matrix;
   o.rows_axis = args.get_or("--rows", "method");
   o.cols_axis = args.get_or("--cols", "bits");
   o.precision = args.get_int("--precision");
@@ -45,8 +43,8 @@ int cmd_report(const std::vector<std::string>& words) {
   } else {
     write_output_file(*out, r.html);
   }
-  if (args.flag("--json"))
-    fmt::print("{}\n", nlohmann::json{{"out", *out}, {"bytes", r.html.size()}, {"matrix", *matrix}, {"runs", r.runs},
+  if (args.json())
+    fmt::print("{}\n", nlohmann::json{{"out", *out}, {"bytes", r.html.size()}, {"matrix", matrix}, {"runs", r.runs},
                                       {"figures", r.figures}, {"heatmaps", r.heatmaps}}
                            .dump());
   return 0;

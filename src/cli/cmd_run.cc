@@ -25,7 +25,7 @@ int cmd_run(const std::vector<std::string>& words) {
             "recording each in the results store and skipping cells already finished there (resume).",
             {{"--config", "FILE", "the YAML configuration", ""},
              {"--set", "KEY=VALUE", "override a key before parsing, e.g. --set quant.weight.bit=3 (repeatable); with a matrix, applied to every cell after its own sets (new run keys)", ""},
-             {"--db", "FILE", "matrix: the results store", "results/ptq.db"},
+             store_option("matrix: the results store"),
              {"--dry-run", "", "matrix: list the cells, their run keys and whether finished; config: print the resolved configuration; run nothing", ""},
              {"--only", "FILTER", "matrix: only the cells whose label contains FILTER", ""},
              {"--cells", "LIST", "matrix: only these cells, 0-based indices in matrix order (ptq status), e.g. 0-3,7", ""},
@@ -46,7 +46,7 @@ int cmd_run(const std::vector<std::string>& words) {
              {"--shard-dir", "DIR", "slurm: where the tasks' stores go (default: <db folder>/shards/<matrix>)", ""},
              {"--resubmit", "", "slurm: also submit cells recorded as running (their job ended or was cancelled)", ""},
              {"--ptq-bin", "PATH", "slurm: the ptq the jobs run (default: this one)", ""},
-             {"--json", "", "print one JSON object with the results as the last line", ""}},
+             json_option("with the results")},
             {{"MATRIX", "an experiment matrix (.yaml/.yml with axes)", false}});
   if (!args.parse(words)) return 0;
   auto file = args.get("--config");
@@ -64,20 +64,20 @@ int cmd_run(const std::vector<std::string>& words) {
       const Matrix m = load_matrix(pos, args.get_all("--set"));
       std::vector<size_t> cells;
       if (const auto spec = args.get("--cells")) cells = parse_cell_spec(*spec, m.cells.size(), "ptq run: --cells");
-      const int threads = args.get("--threads") && *args.get("--threads") != "0" ? args.get_int("--threads") : 0;
+      const int threads = args.threads();
       if (backend == "slurm") {
         PTQ_CHECK(!args.flag("--dry-run"), "ptq run: --dry-run with --backend slurm: use --no-submit to write the "
                   "scripts without submitting");
         PTQ_CHECK(!args.get("--cells-digest"), "ptq run: --cells-digest is for the array tasks, not --backend slurm");
         SlurmOptions so;
-        so.db_path = args.get_or("--db", "results/ptq.db");
+        so.db_path = args.store();
         so.shard_dir = args.get_or("--shard-dir", "");
         so.cells = cells;
         so.only = args.get_or("--only", "");
-        so.tasks = args.get("--tasks") ? args.get_int("--tasks") : 0;
-        so.cells_per_task = args.get("--cells-per-task") ? args.get_int("--cells-per-task") : 0;
-        so.max_parallel = args.get("--max-parallel") ? args.get_int("--max-parallel") : 0;
-        so.cpus_per_task = args.get("--cpus-per-task") ? args.get_int("--cpus-per-task") : 0;
+        so.tasks = args.get_int_or("--tasks", 0);
+        so.cells_per_task = args.get_int_or("--cells-per-task", 0);
+        so.max_parallel = args.get_int_or("--max-parallel", 0);
+        so.cpus_per_task = args.get_int_or("--cpus-per-task", 0);
         PTQ_CHECK(!args.get("--tasks") || so.tasks > 0, "ptq run: --tasks must be at least 1");
         PTQ_CHECK(!args.get("--cells-per-task") || so.cells_per_task > 0, "ptq run: --cells-per-task must be at least 1");
         PTQ_CHECK(!args.get("--max-parallel") || so.max_parallel > 0, "ptq run: --max-parallel must be at least 1");
@@ -93,9 +93,9 @@ int cmd_run(const std::vector<std::string>& words) {
         so.resubmit = args.flag("--resubmit");
         so.ptq_bin = args.get_or("--ptq-bin", "");
         so.threads = threads;
-        so.out = args.flag("--json") ? stderr : stdout;
+        so.out = args.json() ? stderr : stdout;
         const nlohmann::json r = submit_matrix_slurm(m, so);
-        if (args.flag("--json")) fmt::print("{}\n", r.dump());
+        if (args.json()) fmt::print("{}\n", r.dump());
         return 0;
       }
       for (const char* o : {"--tasks", "--cells-per-task", "--partition", "--gpus-per-task", "--time",
@@ -110,13 +110,13 @@ int cmd_run(const std::vector<std::string>& words) {
                   *digest);
       }
       MatrixRunOptions mo;
-      mo.db_path = args.get_or("--db", "results/ptq.db");
+      mo.db_path = args.store();
       mo.only = args.get_or("--only", "");
       mo.cells = cells;
       mo.dry_run = args.flag("--dry-run");
       mo.threads = threads;
       const nlohmann::json summary = run_matrix(m, mo);
-      if (args.flag("--json")) fmt::print("{}\n", summary.dump());
+      if (args.json()) fmt::print("{}\n", summary.dump());
       return summary.value("failed", 0) > 0 ? 1 : 0;
     }
     file = pos;  // a single run configuration given positionally
@@ -132,15 +132,15 @@ int cmd_run(const std::vector<std::string>& words) {
       const std::string dir = step_one_cache_path(cfg);
       plan["step_1"] = {{"path", dir}, {"cached", std::filesystem::exists(std::filesystem::path(dir) / "manifest.json")}};
     }
-    if (args.flag("--json")) fmt::print("{}\n", plan.dump());
+    if (args.json()) fmt::print("{}\n", plan.dump());
     else fmt::print("{}\n", plan.dump(2));
     return 0;
   }
   RunOptions ro;
-  ro.verbose = !args.flag("--json");
-  ro.threads = args.get("--threads") && *args.get("--threads") != "0" ? args.get_int("--threads") : 0;
+  ro.verbose = !args.json();
+  ro.threads = args.threads();
   const nlohmann::json out = execute_staged_run(cfg, ro);
-  if (args.flag("--json")) fmt::print("{}\n", out.dump());
+  if (args.json()) fmt::print("{}\n", out.dump());
   return 0;
 }
 

@@ -26,12 +26,12 @@ nlohmann::json spec_json(const QuantSpec& q) {
 int cmd_spec(const std::vector<std::string>& words) {
   Args args("spec", "Parse a quantization scheme name (grammar in src/core/quant_spec.h) and print its canonical name\n"
                     "and the weight and activation grids, in LLMC's key names.",
-            {{"--json", "", "print one JSON object as the last line", ""}},
+            {json_option()},
             {{"NAME", "scheme name, e.g. w4a16g128, w3g128-sym, w8a8, w4a4-aasym"}});
   if (!args.parse(words)) return 0;
   apply_common_options(args);
   QuantScheme s = QuantScheme::parse(args.positionals()[0]);
-  if (args.flag("--json")) {
+  if (args.json()) {
     nlohmann::json j = {{"name", s.name()}, {"weight", spec_json(s.weight)}, {"act", nullptr}};
     if (s.act) j["act"] = spec_json(*s.act);
     fmt::print("{}\n", j.dump());

@@ -20,15 +20,15 @@ int cmd_status(const std::vector<std::string>& words) {
             "tasks of `ptq run X.yaml --backend slurm` write): pending (in no store), running (started, or left by a\n"
             "killed task), failed (with the error), finished (with its ppl, and whether it is merged into the main\n"
             "store). Stores are only read.",
-            {{"--db", "FILE", "the main results store", "results/ptq.db"},
+            {store_option("the main results store"),
              {"--shard-dir", "DIR", "the shards' folder (default: <db folder>/shards/<matrix>)", ""},
-             {"--json", "", "print one JSON object with every cell as the last line", ""}},
+             json_option("with every cell")},
             {{"MATRIX", "an experiment matrix (.yaml)", true}});
   if (!args.parse(words)) return 0;
   const std::string file = args.positionals().front();
   PTQ_CHECK(is_matrix_file(file), "ptq status: {}: not a matrix file (a YAML mapping with axes)", file);
   const Matrix m = load_matrix(file);
-  const std::string db = args.get_or("--db", "results/ptq.db");
+  const std::string db = args.store();
   const std::string dir = args.get_or("--shard-dir", default_shard_dir(db, m.name));
   const std::vector<std::string> shards = list_shards(dir);
   const std::vector<CellState> cells = matrix_status(m, db, shards);
@@ -48,7 +48,7 @@ int cmd_status(const std::vector<std::string>& words) {
     fmt::print("{:>4}  {:<8}  {:<12}  {:>10}  {}{}\n", c.index, c.status, where,
                std::isnan(c.ppl) ? std::string("-") : fmt::format("{:.4f}", c.ppl), c.label, extra);
   }
-  if (args.flag("--json")) fmt::print("{}\n", j.dump());
+  if (args.json()) fmt::print("{}\n", j.dump());
   return 0;
 }
 

@@ -42,7 +42,7 @@ int cmd_train(const std::vector<std::string>& words) {
   fmt::print("{}: {} parameters, held-out ppl {:.3f} (unigram {:.1f}), {}\n", r.out_dir,
              r.card["parameters"].get<int64_t>(), h["ppl"].get<double>(), h["unigram_ppl"].get<double>(),
              r.cached ? "cached" : fmt::format("trained in {:.0f} s", r.card["seconds"]["total"].get<double>()));
-  if (args.flag("--json")) {
+  if (args.json()) {
     nlohmann::json out = r.card;
     out["out_dir"] = r.out_dir;
     out["cached"] = r.cached;

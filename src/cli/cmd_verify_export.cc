@@ -26,8 +26,8 @@ int cmd_verify_export(const std::vector<std::string>& words) {
              {"--seq-len", "N", "window length in tokens", "256"},
              {"--max-windows", "N", "windows scored (0 = all)", "8"},
              {"--tolerance", "X", "largest accepted relative perplexity difference", "1e-6"},
-             {"--device", "DEV", "cpu, cuda, cuda:N or auto", "cpu"},
-             {"--json", "", "print one JSON object with the report as the last line", ""}},
+             device_option(),
+             json_option("with the report")},
             {{"DIR", "the export (config.json with quantization_config + safetensors)", true}});
   if (!args.parse(words)) return 0;
   apply_common_options(args);
@@ -51,14 +51,8 @@ int cmd_verify_export(const std::vector<std::string>& words) {
   PTQ_CHECK(o.ppl.seq_len >= 2, "ptq verify-export: --seq-len must be >= 2, got {}", o.ppl.seq_len);
   o.ppl.max_windows = args.get_int("--max-windows");
   PTQ_CHECK(o.ppl.max_windows >= 0, "ptq verify-export: --max-windows must be >= 0, got {}", o.ppl.max_windows);
-  const std::string tol = args.get_or("--tolerance", "1e-6");
-  try {
-    size_t pos = 0;
-    o.tolerance = std::stod(tol, &pos);
-    PTQ_CHECK(pos == tol.size() && o.tolerance >= 0, "");
-  } catch (...) {
-    PTQ_FAIL("ptq verify-export: --tolerance expects a non-negative number, got '{}'", tol);
-  }
+  o.tolerance = args.get_double("--tolerance");
+  PTQ_CHECK(o.tolerance >= 0, "ptq verify-export: --tolerance must be >= 0, got {}", o.tolerance);
   LoadOptions lo;
   lo.device = resolve_device(args.get_or("--device", "cpu"));
   // The export's own tokenizer files (copied when it was written) serve when the reference has none.
@@ -73,7 +67,7 @@ int cmd_verify_export(const std::vector<std::string>& words) {
              r.ppl_tokens, o.dataset, r.ppl_export, r.ppl_reference, r.ppl_rel_diff);
   for (const auto& m : r.mismatches) fmt::print("MISMATCH {}\n", m);
   fmt::print("{}\n", r.ok() ? "verified" : fmt::format("FAILED: {} mismatch(es)", r.mismatches.size()));
-  if (args.flag("--json")) {
+  if (args.json()) {
     nlohmann::json j = r.to_json();
     j["reference"] = reference;
     fmt::print("{}\n", j.dump());

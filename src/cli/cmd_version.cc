@@ -12,14 +12,14 @@ namespace ptq::cli {
 int cmd_version(const std::vector<std::string>& words) {
   Args args("version", "Print the build commit, LibTorch version and CUDA support, BLAS, thread count and OpenMP\n"
                        "waiting policy, and a measured fp32 GEMM rate (n x n times n x n on the CPU, best of 5 runs).",
-            {{"--json", "", "print one JSON object as the last line", ""},
+            {json_option(),
              {"--gemm-size", "N", "matrix size of the GEMM measurement (0 skips it)", "1024"}});
   if (!args.parse(words)) return 0;
   apply_common_options(args);
   SystemInfo s = system_info();
   const int n = args.get_int("--gemm-size");
   const double gflops = n > 0 ? measure_gemm_gflops(n) : 0.0;
-  if (args.flag("--json")) {
+  if (args.json()) {
     nlohmann::json j = to_json(s);
     j["gemm_fp32_gflops"] = gflops;
     j["gemm_size"] = n;

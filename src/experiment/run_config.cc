@@ -195,13 +195,7 @@ StepOne read_step_one(Section s, const std::string& file) {
 
 }  // namespace
 
-std::string method_id_from_llmc(const std::string& name) {
-  static const std::pair<const char*, const char*> kLlmc[] = {
-      {"RTN", "rtn"}, {"GPTQ", "gptq"}, {"Awq", "awq"}, {"AWQ", "awq"}, {"OmniQuant", "omniquant"}, {"SmoothQuant", "smoothquant"}};
-  for (const auto& [llmc, id] : kLlmc)
-    if (name == llmc) return id;
-  return find_method(name).id.data();  // a ptq id, or an error listing them
-}
+std::string method_id_from_llmc(const std::string& name) { return find_method_by_llmc_name(name).id; }
 
 // A deep copy with fresh nodes (yaml-cpp nodes are shared handles, and aliases such as `seed: *seed` share one node:
 // assigning through one would change the other). Scalar tags are kept ("!" marks a quoted string).
@@ -396,10 +390,13 @@ RunConfig parse_run_config_node(const YAML::Node& root, const std::string& file)
   c.quant_out = quant.get<bool>("quant_out", true);
   quant.finish();
   with_context(fmt::format("{}: quant.special", file), [&] {
-    const MethodInfo& info = find_method(c.method);
-    check_known_params(info, c.special);
-    info.make(c.special);  // validates types now, before anything is loaded
+    find_method(c.method).resolve(c.special);  // unknown keys, types and values checked now, before anything loads
   });
+  if (const MethodInfo& info = find_method(c.method); info.scheme_problem) {
+    const std::string why = info.scheme_problem(c.scheme);
+    PTQ_CHECK(why.empty(), "{}: quant.weight: method '{}' cannot quantize {}: {}", file, info.id,
+              c.scheme.weight.describe(), why);
+  }
 
   Section save = top.sub("save");
   c.save_trans = save.get<bool>("save_trans", false);

@@ -132,17 +132,15 @@ nlohmann::json execute_run(const RunConfig& cfg, const RunOptions& opt) {
     fn();
     if (offload) move_to_host(*m.model, device.is_cuda());
   };
-  // What the export formats cannot store is refused now, not after calibration: shapes, and GPTQ act-order groups
-  // (formed out of input order without static_groups), which AutoAWQ cannot hold without a g_idx.
+  // What the export formats cannot store is refused now, not after calibration: what the method produces under these
+  // settings (MethodInfo::export_problem: GPTQ act-order groups in AutoAWQ, HQQ's real zero points), then shapes.
   for (const auto& target : targets) {
+    const MethodInfo& info = find_method(cfg.method);
+    const std::string why =
+        info.export_problem ? info.export_problem(info.resolve(cfg.special), cfg.scheme, target.is_awq()) : "";
+    PTQ_CHECK(why.empty(), "{}: {}: {}", cfg.source, target.is_awq() ? "save.save_autoawq" : "save.save_gptq", why);
     with_context(fmt::format("{}: save", cfg.source),
                  [&] { check_export_shapes(m.model->config(), cfg.scheme, target); });
-    const nlohmann::json mp = find_method(cfg.method).make(cfg.special)->params();
-    PTQ_CHECK(!target.is_awq() || cfg.scheme.weight.granularity != Granularity::kPerGroup || !mp.is_object() ||
-                  !mp.value("actorder", false) || mp.value("static_groups", false),
-              "{}: save.save_autoawq: actorder without static_groups forms groups out of input order and AutoAWQ "
-              "stores no g_idx (set quant.special.static_groups: True, or export with save.save_gptq)",
-              cfg.source);
   }
 
   nlohmann::json evals = nlohmann::json::array();

@@ -55,11 +55,47 @@ struct AwqOptions {
   bool weight_clip = false;
   std::string clip_version = "v1";
   std::optional<bool> clip_sym;  // unset: follows the weight quantizer
+  bool do_gqa_trans = false;
+  bool save_scale = false;       // write scales.safetensors to scale_path at the end (LLMC save_scale)
+  std::string scale_path;
+  bool save_clip = false;        // write clips.safetensors to clip_path at the end (LLMC save_clip)
+  std::string clip_path;
+  std::optional<int64_t> awq_bs;  // LLMC's sub-batch size: memory only
+  bool save_mem = true;            // LLMC memory option: no effect here
   bool quantize_weights = true;  // false: leave the transformed fp weights (LLMC's `transformed` eval position)
   bool batched_search = true;    // evaluate the 20 ratios in batched passes (false: one ratio at a time, the reference)
-  std::string scale_path;        // non-empty: write scales.safetensors there at the end (LLMC save_scale)
-  std::string clip_path;         // non-empty: write clips.safetensors there at the end (LLMC save_clip)
 };
+
+const OptionTable<AwqOptions>& options() {
+  using O = AwqOptions;
+  static const OptionTable<AwqOptions> t(
+      "awq",
+      {{"trans", &O::trans, "search and fold the per-channel scales (false: clip only)"},
+       {"trans_version", &O::trans_version, "v2: s = x_mean^r; v1: s = x_mean^r / w_mean^(1-r) (duo scaling)",
+        one_of({"v1", "v2"})},
+       {"weight_clip", &O::weight_clip, "search per-(row, group) clipping ratios (every shipped config sets true)"},
+       {"clip_version", &O::clip_version, "v1: clamp the weight; v2: keep it and quantize with clip factors",
+        one_of({"v1", "v2"})},
+       {"clip_sym", &O::clip_sym,
+        "symmetric clip [-r max|W|, r max|W|] (llm-awq); null: follow weight.symmetric (LLMC)"},
+       {"do_gqa_trans", &O::do_gqa_trans, "scale v->o under grouped-query attention (not supported)",
+        unsupported("the v->o pair is skipped under GQA, as in both references")},
+       {"save_scale", &O::save_scale, "write every searched scale to scale_path/scales.safetensors"},
+       {"scale_path", &O::scale_path, "folder for scales.safetensors"},
+       {"save_clip", &O::save_clip, "write every clip factor to clip_path/clips.safetensors"},
+       {"clip_path", &O::clip_path, "folder for clips.safetensors"},
+       {"awq_bs", &O::awq_bs, "LLMC sub-batch size for the search (memory only; ptq uses the calibration batches)"},
+       {"save_mem", &O::save_mem, "LLMC memory option (no effect)"},
+       {"quantize_weights", &O::quantize_weights,
+        "false: keep the transformed fp weights (evaluate the transform alone)"},
+       {"batched_search", &O::batched_search, "evaluate the 20 ratios in batched passes (false: one at a time)"}},
+      [](const O& o) {
+        PTQ_CHECK(!o.save_scale || !o.scale_path.empty(), "method 'awq': save_scale needs scale_path");
+        PTQ_CHECK(!o.save_clip || !o.clip_path.empty(), "method 'awq': save_clip needs clip_path");
+        PTQ_CHECK(!o.save_clip || o.weight_clip, "method 'awq': save_clip needs weight_clip: True");
+      });
+  return t;
+}
 
 // x: [R, B, T, in] (one input per ratio), w: [R, out, in], bias [out] or undefined -> [R, B, T, out].
 at::Tensor batched_linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& bias) {
@@ -87,9 +123,9 @@ at::Tensor weight_statistic(const at::Tensor& w, const QuantSpec& spec) {
   return normed.mean(0);
 }
 
-class Awq : public Method {
+class Awq : public MethodWithOptions<AwqOptions> {
  public:
-  explicit Awq(AwqOptions o) : opt_(std::move(o)) {}
+  using MethodWithOptions::MethodWithOptions;
 
   // Artifacts for the AWQ -> OmniQuant combination and for inspection (safetensors; LLMC writes .pth pickles):
   // scales.safetensors  "model.layers.<i>.<linear>": s [in] multiplied into that linear's columns
@@ -103,22 +139,11 @@ class Awq : public Method {
       PTQ_CHECK(!fs::exists(p), "{}: already exists (ptq never overwrites results)", p.string());
       write_safetensors(p.string(), tensors, {{"producer", "ptq awq"}, {"kind", kind}});
     };
-    if (!opt_.scale_path.empty()) write(opt_.scale_path, "scales.safetensors", "awq_scales", saved_scales_);
-    if (!opt_.clip_path.empty()) write(opt_.clip_path, "clips.safetensors", "awq_clips", saved_clips_);
-  }
-
-  nlohmann::json params() const override {
-    return {{"trans", opt_.trans},
-            {"trans_version", opt_.trans_version},
-            {"weight_clip", opt_.weight_clip},
-            {"clip_version", opt_.clip_version},
-            {"clip_sym", opt_.clip_sym ? nlohmann::json(*opt_.clip_sym) : nlohmann::json("follows weight.symmetric")},
-            {"quantize_weights", opt_.quantize_weights},
-            {"batched_search", opt_.batched_search}};
+    if (opt_.save_scale) write(opt_.scale_path, "scales.safetensors", "awq_scales", saved_scales_);
+    if (opt_.save_clip) write(opt_.clip_path, "clips.safetensors", "awq_clips", saved_clips_);
   }
 
   void apply_block(BlockContext& ctx) override {
-    PTQ_CHECK(!ctx.inputs().empty(), "awq needs calibration data (add a calib section)");
     at::NoGradGuard no_grad;
     DecoderLayer& block = ctx.block();
     auto& attn = block->self_attn;
@@ -253,7 +278,7 @@ class Awq : public Method {
         if (nonfinite > 0)
           ctx.event(name, "awq_clip_search_nonfinite", "clip ratio 1 (no clipping) for the affected ranges",
                     {{"ranges", nonfinite}, {"of", clips[name].up.numel()}});
-        if (!opt_.clip_path.empty()) {
+        if (opt_.save_clip) {
           const std::string key = fmt::format("model.layers.{}.{}", ctx.index(), name);
           saved_clips_.emplace_back(key + ".up", clips[name].up.cpu());
           if (clips[name].low.defined()) saved_clips_.emplace_back(key + ".low", clips[name].low.cpu());
@@ -423,45 +448,19 @@ class Awq : public Method {
   }
 
   void keep_scale(int64_t block, std::initializer_list<const char*> layers, const at::Tensor& s) {
-    if (opt_.scale_path.empty()) return;
+    if (!opt_.save_scale) return;
     for (const char* l : layers) saved_scales_.emplace_back(fmt::format("model.layers.{}.{}", block, l), s.cpu());
   }
 
-  AwqOptions opt_;
   std::vector<std::pair<std::string, at::Tensor>> saved_scales_, saved_clips_;
 };
 
 }  // namespace
 
-std::unique_ptr<Method> make_awq(const nlohmann::json& params) {
-  const MethodInfo& info = find_method("awq");
-  check_known_params(info, params);
-  AwqOptions o;
-  o.trans = param_value<bool>(info, params, "trans");
-  o.trans_version = param_value<std::string>(info, params, "trans_version");
-  PTQ_CHECK(o.trans_version == "v1" || o.trans_version == "v2",
-            "method 'awq': parameter 'trans_version' must be v1 or v2, got '{}'", o.trans_version);
-  o.weight_clip = param_value<bool>(info, params, "weight_clip");
-  o.clip_version = param_value<std::string>(info, params, "clip_version");
-  PTQ_CHECK(o.clip_version == "v1" || o.clip_version == "v2",
-            "method 'awq': parameter 'clip_version' must be v1 or v2, got '{}'", o.clip_version);
-  if (params.is_object() && params.contains("clip_sym") && !params["clip_sym"].is_null())
-    o.clip_sym = param_value<bool>(info, params, "clip_sym");
-  o.quantize_weights = param_value<bool>(info, params, "quantize_weights");
-  o.batched_search = param_value<bool>(info, params, "batched_search");
-  PTQ_CHECK(!param_value<bool>(info, params, "do_gqa_trans"),
-            "method 'awq': parameter 'do_gqa_trans' is not supported (the v->o pair is skipped under GQA, as in both "
-            "references)");
-  if (param_value<bool>(info, params, "save_scale")) {
-    o.scale_path = param_value<std::string>(info, params, "scale_path");
-    PTQ_CHECK(!o.scale_path.empty(), "method 'awq': save_scale needs scale_path");
-  }
-  if (param_value<bool>(info, params, "save_clip")) {
-    o.clip_path = param_value<std::string>(info, params, "clip_path");
-    PTQ_CHECK(!o.clip_path.empty(), "method 'awq': save_clip needs clip_path");
-    PTQ_CHECK(o.weight_clip, "method 'awq': save_clip needs weight_clip: True");
-  }
-  return std::make_unique<Awq>(o);
+MethodInfo awq_method() {
+  return method_info<Awq>(
+      "awq", "AWQ: activation-aware per-channel scaling and weight clipping (Lin et al. 2024; LLMC variants)", true,
+      false, {"Awq", "AWQ"}, options());
 }
 
 }  // namespace ptq

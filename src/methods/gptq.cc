@@ -33,12 +33,48 @@ struct Subset {
   std::vector<std::string> solve;   // the linears solved with that Hessian
 };
 
-class Gptq : public Method {
+// The method's parameters (LLMC quant.special keys); GptqOptions (gptq_solver.h) is what the solver takes.
+struct GptqParams {
+  bool actorder = false;
+  bool static_groups = false;
+  double percdamp = 0.01;
+  int64_t blocksize = 128;
+  bool true_sequential = true;
+  bool exact_group_ranges = false;
+};
+
+const OptionTable<GptqParams>& options() {
+  static const OptionTable<GptqParams> t(
+      "gptq",
+      {{"actorder", &GptqParams::actorder, "process columns in descending Hessian-diagonal order"},
+       {"static_groups", &GptqParams::static_groups,
+        "per_group: group ranges from the original weight in original column order"},
+       {"percdamp", &GptqParams::percdamp, "damping, as a fraction of the mean Hessian diagonal", at_least(0.0)},
+       {"blocksize", &GptqParams::blocksize, "columns per lazy-update block", above<int64_t>(0)},
+       {"true_sequential", &GptqParams::true_sequential,
+        "quantize {q,k,v}, {o}, {gate,up}, {down} in turn, each on inputs of the already quantized earlier subsets"},
+       {"exact_group_ranges", &GptqParams::exact_group_ranges,
+        "dynamic groups: ranges from fully updated columns (reference: block start)"}});
+  return t;
+}
+
+GptqOptions solver_options(const GptqParams& p) {
+  GptqOptions o;
+  o.act_order = p.actorder;
+  o.static_groups = p.static_groups;
+  o.percdamp = p.percdamp;
+  o.blocksize = p.blocksize;
+  o.exact_group_ranges = p.exact_group_ranges;
+  o.rtn_fallback = true;  // a layer whose Hessian cannot be factored falls back to RTN (recorded), the run goes on
+  return o;
+}
+
+class Gptq : public MethodWithOptions<GptqParams> {
  public:
-  Gptq(GptqOptions opt, bool true_sequential) : opt_(opt), true_sequential_(true_sequential) {}
+  Gptq(GptqParams p, const OptionTable<GptqParams>& t)
+      : MethodWithOptions(p, t), solver_(solver_options(p)), true_sequential_(p.true_sequential) {}
 
   void apply_block(BlockContext& ctx) override {
-    PTQ_CHECK(!ctx.inputs().empty(), "gptq needs calibration data (add a calib section)");
     const std::vector<Subset> seq = {{"self_attn.q_proj", {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"}},
                                      {"self_attn.o_proj", {"self_attn.o_proj"}},
                                      {"mlp.gate_proj", {"mlp.gate_proj", "mlp.up_proj"}},
@@ -48,12 +84,6 @@ class Gptq : public Method {
     } else {
       solve(ctx, seq);  // one forward: every Hessian from the fp block
     }
-  }
-
-  nlohmann::json params() const override {
-    return {{"actorder", opt_.act_order},   {"static_groups", opt_.static_groups}, {"percdamp", opt_.percdamp},
-            {"blocksize", opt_.blocksize},  {"true_sequential", true_sequential_},
-            {"exact_group_ranges", opt_.exact_group_ranges}};
   }
 
  private:
@@ -77,7 +107,7 @@ class Gptq : public Method {
       if (fault_injected("gptq_indefinite_hessian", ctx.index())) H = -H;
       for (const auto& name : s.solve) {
         Linear& l = linears.at(name);
-        GptqResult r = gptq_quantize(l->weight, H, ctx.scheme().weight, opt_);
+        GptqResult r = gptq_quantize(l->weight, H, ctx.scheme().weight, solver_);
         l->weight.copy_(r.weight.to(l->weight.scalar_type()));
         ctx.notes()[name] = {{"loss", r.loss}, {"damp", r.damp_used}, {"cholesky_retries", r.cholesky_retries},
                              {"dead_columns", r.dead_columns}};
@@ -92,7 +122,7 @@ class Gptq : public Method {
                     fmt::format("damping raised to {:.4g} x mean diag(H) after {} failed factorisation(s)",
                                 r.damp_used / std::max(1e-300, H.diagonal().mean().item<double>()),
                                 r.cholesky_retries),
-                    {{"damp", r.damp_used}, {"retries", r.cholesky_retries}, {"percdamp", opt_.percdamp}});
+                    {{"damp", r.damp_used}, {"retries", r.cholesky_retries}, {"percdamp", solver_.percdamp}});
         }
         if (ctx.keep_codes())
           ctx.record(name, {r.codes.cpu(), r.scales.cpu(), r.zeros.cpu(), r.g_idx.cpu(),
@@ -101,25 +131,26 @@ class Gptq : public Method {
     }
   }
 
-  GptqOptions opt_;
+  GptqOptions solver_;
   bool true_sequential_;
 };
 
 }  // namespace
 
-std::unique_ptr<Method> make_gptq(const nlohmann::json& params) {
-  const MethodInfo& info = find_method("gptq");
-  check_known_params(info, params);
-  GptqOptions o;
-  o.act_order = param_value<bool>(info, params, "actorder");
-  o.static_groups = param_value<bool>(info, params, "static_groups");
-  o.percdamp = param_value<double>(info, params, "percdamp");
-  o.blocksize = param_value<int64_t>(info, params, "blocksize");
-  o.exact_group_ranges = param_value<bool>(info, params, "exact_group_ranges");
-  PTQ_CHECK(o.percdamp >= 0, "method 'gptq': parameter 'percdamp' must be >= 0, got {}", o.percdamp);
-  PTQ_CHECK(o.blocksize > 0, "method 'gptq': parameter 'blocksize' must be positive, got {}", o.blocksize);
-  o.rtn_fallback = true;  // a layer whose Hessian cannot be factored falls back to RTN (recorded), the run goes on
-  return std::make_unique<Gptq>(o, param_value<bool>(info, params, "true_sequential"));
+MethodInfo gptq_method() {
+  MethodInfo m = method_info<Gptq>(
+      "gptq", "GPTQ: column-wise quantization with Hessian-based error compensation (Frantar et al. 2023)", true, false,
+      {"GPTQ"}, options());
+  // AutoAWQ stores no g_idx: its groups must be consecutive input columns.
+  m.export_problem = [](const nlohmann::json& p, const QuantScheme& scheme, bool autoawq) {
+    const bool out_of_order = scheme.weight.granularity == Granularity::kPerGroup && p.at("actorder").get<bool>() &&
+                              !p.at("static_groups").get<bool>();
+    return autoawq && out_of_order ? std::string("actorder without static_groups forms groups out of input order and "
+                                                 "AutoAWQ stores no g_idx (set quant.special.static_groups: True, or "
+                                                 "export with save.save_gptq)")
+                                   : std::string();
+  };
+  return m;
 }
 
 }  // namespace ptq

@@ -65,7 +65,7 @@ struct OmniOptions {
   bool lwc = true, let = false;
   double lwc_lr = 1e-2, let_lr = 5e-3, wd = 0, alpha = 0.5;
   int64_t epochs = 20;
-  bool aug_loss = false, deactive_amp = true;
+  bool aug_loss = false, deactive_amp = true, use_shift = false;
   bool search_clip_init = false, load_clip = false, search_scale_init = false, smooth_up_down = false;
   std::string clip_path, scale_path;
   std::optional<bool> clip_sym;
@@ -73,6 +73,51 @@ struct OmniOptions {
   std::string let_weight_max = "abs";
   double clip_init_eps = 0.0;
 };
+
+const OptionTable<OmniOptions>& options() {
+  using O = OmniOptions;
+  static const OptionTable<OmniOptions> t(
+      "omniquant",
+      {{"lwc", &O::lwc, "learnable weight clipping: one logit per quantization range and end"},
+       {"let", &O::let, "learnable equivalent transformation (weight-activation schemes only)"},
+       {"lwc_lr", &O::lwc_lr, "AdamW learning rate of the LWC logits", above(0.0)},
+       {"let_lr", &O::let_lr, "AdamW learning rate of the LET scales", above(0.0)},
+       {"wd", &O::wd, "AdamW weight decay (both groups)", at_least(0.0)},
+       {"alpha", &O::alpha, "LET init: s = max(act^alpha / w^(1-alpha), 1e-5)", in_range(0.0, 1.0)},
+       {"epochs", &O::epochs, "passes over the calibration batches per block (one step per batch)",
+        at_least<int64_t>(0)},
+       {"aug_loss", &O::aug_loss, "add mse(fp_block(x_q), out) to the loss (LLMC: true for 2 bit)"},
+       {"deactive_amp", &O::deactive_amp, "false: bf16 autocast for the training forward on CUDA (no effect on the CPU)"},
+       {"use_shift", &O::use_shift, "LET channel shift (not supported for Llama: RMSNorm has no bias)",
+        unsupported("Llama's RMSNorm has no bias to absorb the shift; the reference disables it for Llama and for "
+                    "weight-only")},
+       {"search_clip_init", &O::search_clip_init,
+        "initialise LWC with logit(r) of AWQ's clip ratios r; q/k get no LWC"},
+       {"load_clip", &O::load_clip, "with search_clip_init: read clip_path/clips.safetensors (AWQ save_clip)"},
+       {"clip_path", &O::clip_path, "folder of clips.safetensors"},
+       {"search_scale_init", &O::search_scale_init,
+        "initialise LET with AWQ's scales from scale_path/scales.safetensors"},
+       {"scale_path", &O::scale_path, "folder of scales.safetensors (AWQ save_scale)"},
+       {"smooth_up_down", &O::smooth_up_down, "also transform up_proj -> down_proj"},
+       {"clip_sym", &O::clip_sym, "must equal weight.symmetric (LWC follows the quantizer)"},
+       {"lwc_init", &O::lwc_init, "initial LWC logit without search_clip_init (sigmoid(4) = 0.982)"},
+       {"let_weight_max", &O::let_weight_max,
+        "LET init weight statistic: abs (original OmniQuant) or signed (LLMC)", one_of({"abs", "signed"})},
+       {"clip_init_eps", &O::clip_init_eps,
+        "clamp initial AWQ ratios to 1 - eps (0: ratio 1 stays at logit +inf, unclipped)", in_range(0.0, 0.5, true)}},
+      [](const O& o) {
+        PTQ_CHECK(!o.load_clip || o.search_clip_init, "method 'omniquant': load_clip needs search_clip_init: True");
+        PTQ_CHECK(!o.search_scale_init || o.let,
+                  "method 'omniquant': search_scale_init initialises LET: set let: True");
+        PTQ_CHECK(!o.search_clip_init || o.lwc, "method 'omniquant': search_clip_init initialises LWC: set lwc: True");
+        PTQ_CHECK(!o.search_clip_init || o.load_clip || !o.let,
+                  "method 'omniquant': search_clip_init without load_clip runs AWQ's clip search on the "
+                  "untransformed weights, which LET then changes; with let: True load the clips AWQ saved "
+                  "(load_clip, clip_path), as LLMC's w8a8 combination does");
+        PTQ_CHECK(!o.smooth_up_down || o.let, "method 'omniquant': smooth_up_down needs let: True");
+      });
+  return t;
+}
 
 // Puts temporary tensors into module slots (Linear::weight, RMSNorm::weight, ...) and restores the originals when
 // it goes out of scope, so a training forward can run the model's own block code on differentiable weights.
@@ -128,35 +173,18 @@ struct LetScales {
   }
 };
 
-class OmniQuant : public Method {
+class OmniQuant : public MethodWithOptions<OmniOptions> {
  public:
-  explicit OmniQuant(OmniOptions o) : opt_(std::move(o)) {}
+  using MethodWithOptions::MethodWithOptions;
 
   nlohmann::json params() const override {
-    return {{"lwc", opt_.lwc},
-            {"let", opt_.let},
-            {"lwc_lr", opt_.lwc_lr},
-            {"let_lr", opt_.let_lr},
-            {"wd", opt_.wd},
-            {"alpha", opt_.alpha},
-            {"epochs", opt_.epochs},
-            {"aug_loss", opt_.aug_loss},
-            {"deactive_amp", opt_.deactive_amp},
-            {"search_clip_init", opt_.search_clip_init},
-            {"load_clip", opt_.load_clip},
-            {"clip_path", opt_.clip_path},
-            {"search_scale_init", opt_.search_scale_init},
-            {"scale_path", opt_.scale_path},
-            {"smooth_up_down", opt_.smooth_up_down},
-            {"lwc_init", opt_.lwc_init},
-            {"let_weight_max", opt_.let_weight_max},
-            {"clip_init_eps", opt_.clip_init_eps},
-            {"optimizer", "AdamW(betas 0.9/0.999, eps 1e-8), one step per calibration batch"},
-            {"ste", true}};
+    nlohmann::json j = MethodWithOptions::params();
+    j["optimizer"] = "AdamW(betas 0.9/0.999, eps 1e-8), one step per calibration batch";
+    j["ste"] = true;
+    return j;
   }
 
   void apply_block(BlockContext& ctx) override {
-    PTQ_CHECK(!ctx.inputs().empty(), "omniquant needs calibration data (add a calib section)");
     const QuantScheme& scheme = ctx.scheme();
     const QuantSpec& wspec = scheme.weight;
     PTQ_CHECK(!opt_.clip_sym || *opt_.clip_sym == wspec.symmetric,
@@ -598,57 +626,17 @@ class OmniQuant : public Method {
 
   void finish() override { fp_inputs_.clear(); }
 
-  OmniOptions opt_;
   std::vector<at::Tensor> fp_inputs_;  // fp-path input of the next block
   std::map<std::string, SafetensorsFile> artifacts_;
 };
 
 }  // namespace
 
-std::unique_ptr<Method> make_omniquant(const nlohmann::json& params) {
-  const MethodInfo& info = find_method("omniquant");
-  check_known_params(info, params);
-  OmniOptions o;
-  o.lwc = param_value<bool>(info, params, "lwc");
-  o.let = param_value<bool>(info, params, "let");
-  o.lwc_lr = param_value<double>(info, params, "lwc_lr");
-  o.let_lr = param_value<double>(info, params, "let_lr");
-  o.wd = param_value<double>(info, params, "wd");
-  o.alpha = param_value<double>(info, params, "alpha");
-  o.epochs = param_value<int64_t>(info, params, "epochs");
-  o.aug_loss = param_value<bool>(info, params, "aug_loss");
-  o.deactive_amp = param_value<bool>(info, params, "deactive_amp");
-  o.search_clip_init = param_value<bool>(info, params, "search_clip_init");
-  o.load_clip = param_value<bool>(info, params, "load_clip");
-  o.clip_path = param_value<std::string>(info, params, "clip_path");
-  o.search_scale_init = param_value<bool>(info, params, "search_scale_init");
-  o.scale_path = param_value<std::string>(info, params, "scale_path");
-  o.smooth_up_down = param_value<bool>(info, params, "smooth_up_down");
-  o.lwc_init = param_value<double>(info, params, "lwc_init");
-  o.let_weight_max = param_value<std::string>(info, params, "let_weight_max");
-  o.clip_init_eps = param_value<double>(info, params, "clip_init_eps");
-  PTQ_CHECK(o.epochs >= 0, "method 'omniquant': parameter 'epochs' must be >= 0, got {}", o.epochs);
-  PTQ_CHECK(o.lwc_lr > 0 && o.let_lr > 0, "method 'omniquant': lwc_lr and let_lr must be > 0");
-  PTQ_CHECK(o.wd >= 0, "method 'omniquant': parameter 'wd' must be >= 0");
-  PTQ_CHECK(o.alpha >= 0 && o.alpha <= 1, "method 'omniquant': parameter 'alpha' must be in [0, 1], got {}", o.alpha);
-  PTQ_CHECK(o.clip_init_eps >= 0 && o.clip_init_eps < 0.5,
-            "method 'omniquant': parameter 'clip_init_eps' must be in [0, 0.5), got {}", o.clip_init_eps);
-  PTQ_CHECK(o.let_weight_max == "abs" || o.let_weight_max == "signed",
-            "method 'omniquant': parameter 'let_weight_max' must be abs or signed, got '{}'", o.let_weight_max);
-  PTQ_CHECK(!param_value<bool>(info, params, "use_shift"),
-            "method 'omniquant': use_shift: True is not supported (Llama's RMSNorm has no bias to absorb the shift; "
-            "the reference disables it for Llama and for weight-only)");
-  PTQ_CHECK(!o.load_clip || o.search_clip_init, "method 'omniquant': load_clip needs search_clip_init: True");
-  PTQ_CHECK(!o.search_scale_init || o.let, "method 'omniquant': search_scale_init initialises LET: set let: True");
-  PTQ_CHECK(!o.search_clip_init || o.lwc, "method 'omniquant': search_clip_init initialises LWC: set lwc: True");
-  PTQ_CHECK(!o.search_clip_init || o.load_clip || !o.let,
-            "method 'omniquant': search_clip_init without load_clip runs AWQ's clip search on the untransformed "
-            "weights, which LET then changes; with let: True load the clips AWQ saved (load_clip, clip_path), as "
-            "LLMC's w8a8 combination does");
-  PTQ_CHECK(!o.smooth_up_down || o.let, "method 'omniquant': smooth_up_down needs let: True");
-  if (params.is_object() && params.contains("clip_sym") && !params["clip_sym"].is_null())
-    o.clip_sym = param_value<bool>(info, params, "clip_sym");
-  return std::make_unique<OmniQuant>(o);
+MethodInfo omniquant_method() {
+  return method_info<OmniQuant>("omniquant",
+                                "OmniQuant: learnable weight clipping (LWC) and equivalent transformation (LET), "
+                                "trained per block (Shao et al. 2024)",
+                                true, true, {"OmniQuant"}, options());
 }
 
 }  // namespace ptq

@@ -11,8 +11,16 @@ namespace ptq {
 
 namespace {
 
-class Rtn : public Method {
+struct RtnOptions {};  // data-free, no parameters
+
+const OptionTable<RtnOptions>& options() {
+  static const OptionTable<RtnOptions> t("rtn", {});
+  return t;
+}
+
+class Rtn : public MethodWithOptions<RtnOptions> {
  public:
+  using MethodWithOptions::MethodWithOptions;
   void apply_block(BlockContext& ctx) override {
     at::NoGradGuard no_grad;
     for (auto& [name, linear] : ctx.block()->linears()) {
@@ -23,14 +31,13 @@ class Rtn : public Method {
       fake_quantize_(linear->weight, ctx.scheme().weight);
     }
   }
-  nlohmann::json params() const override { return nlohmann::json::object(); }
 };
 
 }  // namespace
 
-std::unique_ptr<Method> make_rtn(const nlohmann::json& params) {
-  check_known_params(find_method("rtn"), params);
-  return std::make_unique<Rtn>();
+MethodInfo rtn_method() {
+  return method_info<Rtn>("rtn", "round-to-nearest: every block linear fake-quantized with the scheme's grid (data-free)",
+                          false, false, {"RTN"}, options());
 }
 
 }  // namespace ptq

@@ -13,14 +13,26 @@ namespace ptq {
 
 namespace {
 
-class SmoothQuant : public Method {
- public:
-  SmoothQuant(double alpha, bool quantize) : alpha_(alpha), quantize_(quantize) {}
+struct SmoothQuantOptions {
+  double alpha = 0.5;
+  bool quantize_weights = true;
+};
 
-  nlohmann::json params() const override { return {{"alpha", alpha_}, {"quantize_weights", quantize_}}; }
+const OptionTable<SmoothQuantOptions>& options() {
+  static const OptionTable<SmoothQuantOptions> t(
+      "smoothquant",
+      {{"alpha", &SmoothQuantOptions::alpha, "migration strength: s = max|X|^alpha / max|W|^(1-alpha)",
+        in_range(0.0, 1.0)},
+       {"quantize_weights", &SmoothQuantOptions::quantize_weights,
+        "false: keep the smoothed fp weights (evaluate the transform alone)"}});
+  return t;
+}
+
+class SmoothQuant : public MethodWithOptions<SmoothQuantOptions> {
+ public:
+  using MethodWithOptions::MethodWithOptions;
 
   void apply_block(BlockContext& ctx) override {
-    PTQ_CHECK(!ctx.inputs().empty(), "smoothquant needs calibration data (add a calib section)");
     at::NoGradGuard no_grad;
     DecoderLayer& block = ctx.block();
     std::map<std::string, at::Tensor> act_max;  // per input channel max |x| over every calibration token, float32
@@ -33,7 +45,7 @@ class SmoothQuant : public Method {
     smooth(block->input_layernorm->weight, act_max.at("self_attn.q_proj"), {attn->q_proj, attn->k_proj, attn->v_proj});
     smooth(block->post_attention_layernorm->weight, act_max.at("mlp.gate_proj"), {mlp->gate_proj, mlp->up_proj});
     for (auto& [name, l] : block->linears()) ctx.set_reference_weight(name, l->weight.clone());
-    if (!quantize_) return;
+    if (!opt_.quantize_weights) return;
     for (auto& [name, l] : block->linears()) {
       if (ctx.keep_codes()) {
         QuantizedTensor q = quantize(l->weight, ctx.scheme().weight);
@@ -48,24 +60,19 @@ class SmoothQuant : public Method {
     std::vector<at::Tensor> ws;
     for (auto& l : layers) ws.push_back(l->weight.to(at::kFloat));
     at::Tensor w_max = at::cat(ws, 0).abs().amax(0);
-    at::Tensor s = (act_max.pow(alpha_) / w_max.pow(1 - alpha_)).clamp_min(1e-5);
+    at::Tensor s = (act_max.pow(opt_.alpha) / w_max.pow(1 - opt_.alpha)).clamp_min(1e-5);
     s = at::where(at::isfinite(s), s, at::ones_like(s));  // a dead channel (0/0) is left unscaled
     norm_weight.div_(s.to(norm_weight.scalar_type()));
     for (auto& l : layers) l->weight.mul_(s.to(l->weight.scalar_type()));
   }
-
-  double alpha_;
-  bool quantize_;
 };
 
 }  // namespace
 
-std::unique_ptr<Method> make_smoothquant(const nlohmann::json& params) {
-  const MethodInfo& info = find_method("smoothquant");
-  check_known_params(info, params);
-  const double alpha = param_value<double>(info, params, "alpha");
-  PTQ_CHECK(alpha >= 0 && alpha <= 1, "method 'smoothquant': parameter 'alpha' must be in [0, 1], got {}", alpha);
-  return std::make_unique<SmoothQuant>(alpha, param_value<bool>(info, params, "quantize_weights"));
+MethodInfo smoothquant_method() {
+  return method_info<SmoothQuant>(
+      "smoothquant", "SmoothQuant: migrate activation outliers into the weights, norm -> linear (Xiao et al. 2023)",
+      true, false, {"SmoothQuant"}, options());
 }
 
 }  // namespace ptq

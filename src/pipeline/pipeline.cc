@@ -58,6 +58,8 @@ PipelineResult run_pipeline(CausalLMImpl& model, const std::vector<at::Tensor>& 
                             const QuantScheme& scheme, const PipelineOptions& opt) {
   const auto t0 = std::chrono::steady_clock::now();
   scheme.validate();
+  PTQ_CHECK(!method.needs_calibration() || !calib.empty(), "method '{}' needs calibration data (add a calib section)",
+            method.id());
   const int64_t T = calib.empty() ? 1 : calib.front().size(1);
   for (const auto& c : calib)
     PTQ_CHECK(c.dim() == 2 && c.size(1) == T, "calibration batches must be [batch, {}] token ids", T);

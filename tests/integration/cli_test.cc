@@ -253,6 +253,21 @@ TEST(Cli, UnknownCommandAndOptionExitTwo) {
   ProcessResult threads = run_ptq("version --threads many");
   EXPECT_EQ(threads.exit_code, 2);
   EXPECT_NE(threads.err.find("--threads expects an integer, got 'many'"), std::string::npos) << threads.err;
+  // Required options are declared once (cli/args.h) and checked by the parser, with the same message everywhere.
+  for (const auto& [cmd, want] : std::vector<std::pair<std::string, std::string>>{
+           {"table --db x.db", "ptq table: --matrix NAME is required"},
+           {"plot --matrix m", "ptq plot: --out FILE.svg is required"},
+           {"eval --dataset wikitext2", "ptq eval: --model PATH is required"},
+           {"eval --model m", "ptq eval: --dataset NAME is required"},
+           {"regress", "ptq regress: --baseline FILE is required"},
+           {"dump", "ptq dump: --out FILE is required"},
+           {"regress --baseline b.db --tolerance lots", "ptq regress: option --tolerance expects a number, got 'lots'"}}) {
+    ProcessResult e = run_ptq(cmd);
+    EXPECT_EQ(e.exit_code, 2) << cmd;
+    EXPECT_NE(e.err.find(want), std::string::npos) << cmd << ": " << e.err;
+  }
+  EXPECT_NE(run_ptq("table --help").out.find("--matrix NAME            the matrix name (its `name:`) (required)"),
+            std::string::npos);
 }
 
 TEST(Cli, MethodsListsTheRegistryWithDefaults) {
@@ -268,6 +283,7 @@ TEST(Cli, MethodsListsTheRegistryWithDefaults) {
   for (const auto& p : by_id["gptq"]["params"])
     if (p["name"] == "percdamp") percdamp = p["default"].get<double>() == 0.01;
   EXPECT_TRUE(percdamp) << by_id["gptq"].dump();
+  EXPECT_EQ(by_id["awq"]["llmc_names"], nlohmann::json::array({"Awq", "AWQ"}));
   ProcessResult text = run_ptq("methods");
   EXPECT_NE(text.out.find("blocksize"), std::string::npos) << text.out;
 }

@@ -43,6 +43,7 @@ TEST(CudaParity, FpPerplexityMatches_CUDA) {
 TEST(CudaParity, EveryMethodMatchesCpu_CUDA) {
   for (const MethodInfo& info : methods()) {
     for (const char* scheme : {"w4g32", "w8a8"}) {
+      if (info.scheme_problem && !info.scheme_problem(QuantScheme::parse(scheme)).empty()) continue;
       const double pc = quantized_ppl(info, scheme, "cpu");
       const double pg = quantized_ppl(info, scheme, "cuda");
       std::printf("[ info     ] %s %s: ppl cpu %.6f cuda %.6f (relative %.2e)\n", std::string(info.id).c_str(),
