@@ -7,7 +7,7 @@
 #include "core/error.h"
 #include "methods/method.h"
 
-#define PTQ_METHODS(X) X(rtn) X(gptq) X(awq) X(smoothquant) X(omniquant)
+#define PTQ_METHODS(X) X(rtn) X(gptq) X(awq) X(smoothquant) X(omniquant) X(hqq)
 
 namespace ptq {
 

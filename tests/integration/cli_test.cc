@@ -284,6 +284,8 @@ TEST(Cli, MethodsListsTheRegistryWithDefaults) {
     if (p["name"] == "percdamp") percdamp = p["default"].get<double>() == 0.01;
   EXPECT_TRUE(percdamp) << by_id["gptq"].dump();
   EXPECT_EQ(by_id["awq"]["llmc_names"], nlohmann::json::array({"Awq", "AWQ"}));
+  ASSERT_TRUE(by_id.count("hqq")) << j.dump();
+  EXPECT_FALSE(by_id["hqq"]["needs_calibration"].get<bool>());
   ProcessResult text = run_ptq("methods");
   EXPECT_NE(text.out.find("blocksize"), std::string::npos) << text.out;
 }
