@@ -132,15 +132,15 @@ nlohmann::json execute_run(const RunConfig& cfg, const RunOptions& opt) {
     fn();
     if (offload) move_to_host(*m.model, device.is_cuda());
   };
-  // What the export formats cannot store is refused now, not after calibration: what the method produces under these
-  // settings (MethodInfo::export_problem: GPTQ act-order groups in AutoAWQ, HQQ's real zero points), then shapes.
+  // What the export formats cannot store is refused now, not after calibration: shapes, then what the method produces
+  // under these settings (MethodInfo::export_problem: GPTQ act-order groups in AutoAWQ, HQQ's real zero points).
   for (const auto& target : targets) {
+    with_context(fmt::format("{}: save", cfg.source),
+                 [&] { check_export_shapes(m.model->config(), cfg.scheme, target); });
     const MethodInfo& info = find_method(cfg.method);
     const std::string why =
         info.export_problem ? info.export_problem(info.resolve(cfg.special), cfg.scheme, target.is_awq()) : "";
     PTQ_CHECK(why.empty(), "{}: {}: {}", cfg.source, target.is_awq() ? "save.save_autoawq" : "save.save_gptq", why);
-    with_context(fmt::format("{}: save", cfg.source),
-                 [&] { check_export_shapes(m.model->config(), cfg.scheme, target); });
   }
 
   nlohmann::json evals = nlohmann::json::array();

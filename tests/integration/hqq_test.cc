@@ -153,22 +153,27 @@ TEST(Hqq, PartialLastGroupHasItsOwnRange) {
 }
 
 // A config with save_autoawq stops before quantizing, naming the reason (exit 2); so does a symmetric grid, when the
-// configuration is read.
+// configuration is read. (A random model whose shapes the AutoAWQ layout accepts, so the method's reason is the one.)
 TEST(Hqq, ExportIsRefusedUpFront) {
   test::TempDir d;
-  const std::string cfg = d.file("hqq.yml");
+  const std::string cfg = d.file("hqq.yml"), model = d.file("model");
+  ASSERT_EQ(test::run_ptq(fmt::format("random-model --out {} --hidden 128 --intermediate 256 --layers 1 --heads 2 "
+                                      "--vocab 512 --dtype float32 --tokenizer {}",
+                                      model, test::data_path("models/stories260K-hf/tokenizer.model")))
+                .exit_code,
+            0);
   test::write_file(cfg, fmt::format("model: {{type: Llama, path: {}}}\n"
                                     "quant: {{method: HQQ, weight: {{bit: 4, symmetric: False, granularity: per_group, "
-                                    "group_size: 4}}, special: {{lp_norm: 0.7, beta: 10, kappa: 1.01, iters: 20, "
+                                    "group_size: 32}}, special: {{lp_norm: 0.7, beta: 10, kappa: 1.01, iters: 20, "
                                     "axis: 1}}}}\n"
                                     "save: {{save_autoawq: True, save_path: {}}}\n",
-                                    test::data_path("models/stories260K-hf"), d.file("out")));
+                                    model, d.file("out")));
   auto r = test::run_ptq("run --config " + cfg + " --threads 1");
   EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
   EXPECT_NE(r.err.find("save.save_autoawq: hqq's zero points are real numbers"), std::string::npos) << r.err;
   r = test::run_ptq("run --config " + cfg + " --set quant.weight.symmetric=True --threads 1");
   EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
-  EXPECT_NE(r.err.find("quant.weight: method 'hqq' cannot quantize int4 sym per_group(4): hqq fits"),
+  EXPECT_NE(r.err.find("quant.weight: method 'hqq' cannot quantize int4 sym per_group(32): hqq fits"),
             std::string::npos)
       << r.err;
 }

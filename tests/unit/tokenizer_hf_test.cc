@@ -23,9 +23,10 @@ namespace {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
-// tests/fixtures/tokenizers/<relative>, found from this source file's location (fixtures live in the repository).
+// tests/fixtures/tokenizers/<relative> in the source tree (not found through __FILE__: ccache's base_dir makes that
+// path relative to the build folder).
 std::string fixture_path(const std::string& relative) {
-  return (fs::path(__FILE__).parent_path().parent_path() / "fixtures" / "tokenizers" / relative).string();
+  return std::string(PTQ_SOURCE_DIR) + "/tests/fixtures/tokenizers/" + relative;
 }
 
 std::string read_all(const std::string& path) {
