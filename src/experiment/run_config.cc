@@ -449,7 +449,7 @@ RunConfig parse_run_config_node(const YAML::Node& root, const std::string& file)
       one.calib->first_doc = c.calib->first_doc;
       one.calib->last_doc = c.calib->last_doc;
     }
-    with_context(fmt::format("{}: ptq.step_1", file), [&] { find_method(one.method).make(one.special); });
+    with_context(fmt::format("{}: ptq.step_1", file), [&] { find_method(one.method).resolve(one.special); });
     if (c.step_1->handover == "scales_clips")
       for (const char* k : {"scale_path", "clip_path"})
         PTQ_CHECK(!c.special.contains(k) || c.special[k].get<std::string>().empty(),

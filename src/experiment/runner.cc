@@ -134,12 +134,13 @@ nlohmann::json execute_run(const RunConfig& cfg, const RunOptions& opt) {
   };
   // What the export formats cannot store is refused now, not after calibration: shapes, then what the method produces
   // under these settings (MethodInfo::export_problem: GPTQ act-order groups in AutoAWQ, HQQ's real zero points).
+  const MethodInfo& info = find_method(cfg.method);
+  const nlohmann::json resolved = info.resolve(cfg.special);
   for (const auto& target : targets) {
     with_context(fmt::format("{}: save", cfg.source),
                  [&] { check_export_shapes(m.model->config(), cfg.scheme, target); });
-    const MethodInfo& info = find_method(cfg.method);
     const std::string why =
-        info.export_problem ? info.export_problem(info.resolve(cfg.special), cfg.scheme, target.is_awq()) : "";
+        info.export_problem ? info.export_problem(resolved, cfg.scheme, target.is_awq()) : "";
     PTQ_CHECK(why.empty(), "{}: {}: {}", cfg.source, target.is_awq() ? "save.save_autoawq" : "save.save_gptq", why);
   }
 
@@ -171,7 +172,6 @@ nlohmann::json execute_run(const RunConfig& cfg, const RunOptions& opt) {
     }
   }
 
-  const MethodInfo& info = find_method(cfg.method);
   std::vector<at::Tensor> batches;
   nlohmann::json calib_prov = nullptr;
   t = Clock::now();

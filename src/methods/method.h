@@ -138,8 +138,8 @@ struct MethodInfo {
   // Unset: every scheme. Checked when a configuration is read; registry-wide tests skip such pairs.
   std::function<std::string(const QuantScheme& scheme)> scheme_problem;
   // Why a real-quant export (AutoAWQ when `autoawq`, else GPTQ) cannot hold what a run with these resolved parameters
-  // and scheme produces, with what to change; "" when it can. Unset: every export can. The runner asks before it
-  // loads anything.
+  // and scheme produces, with what to change; "" when it can. Unset: every export can. The runner asks after loading
+  // the model and before quantizing.
   std::function<std::string(const nlohmann::json& resolved, const QuantScheme& scheme, bool autoawq)> export_problem;
 };
 
