@@ -93,7 +93,7 @@ class Gptq : public MethodWithOptions<GptqParams> {
     std::map<std::string, GptqHessian> h;
     std::vector<std::string> observed;
     for (const auto& s : subsets) {
-      h.emplace(s.observe, GptqHessian(linears.at(s.observe)->weight.size(1)));
+      h.emplace(s.observe, GptqHessian(linears.at(s.observe)->weight.size(1), /*lower_only=*/!solver_.act_order));
       observed.push_back(s.observe);
     }
     ctx.forward_observing(observed, [&](const std::string& name, const at::Tensor& x) { h.at(name).add(x); });

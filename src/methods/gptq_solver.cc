@@ -14,7 +14,7 @@
 
 namespace ptq {
 
-GptqHessian::GptqHessian(int64_t in_features) : in_(in_features) {
+GptqHessian::GptqHessian(int64_t in_features, bool lower_only) : in_(in_features), lower_only_(lower_only) {
   PTQ_CHECK(in_features > 0, "GPTQ Hessian: in_features must be positive, got {}", in_features);
 }
 
@@ -38,11 +38,27 @@ void GptqHessian::add(const at::Tensor& x) {
   samples_ += m;
   const at::Tensor rows = x.reshape({-1, in_}).to(at::kFloat);
   // H += (2/n) XᵀX; the reference scales X by sqrt(2/n) first (same value up to float rounding).
-  if (rows.size(0) > 0) h_.addmm_(rows.t(), rows, 1.0, 2.0 / static_cast<double>(samples_));
+  if (rows.size(0) == 0) return;
+  const double alpha = 2.0 / static_cast<double>(samples_);
+  if (!lower_only_ || in_ <= kTile) {
+    h_.addmm_(rows.t(), rows, 1.0, alpha);
+    return;
+  }
+  // Block column [i, i+kTile), rows i.. (class comment).
+  for (int64_t i = 0; i < in_; i += kTile) {
+    const int64_t w = std::min(kTile, in_ - i);
+    h_.narrow(0, i, in_ - i).narrow(1, i, w).addmm_(rows.narrow(1, i, in_ - i).t(), rows.narrow(1, i, w), 1.0, alpha);
+  }
+  stale_ = true;
 }
 
 const at::Tensor& GptqHessian::matrix() const {
   if (!h_.defined()) h_ = at::zeros({in_, in_}, at::TensorOptions().dtype(at::kFloat));
+  if (stale_) {
+    // Upper triangle := lower (exact: each entry is x + 0).
+    h_ = at::tril(h_).add_(at::tril(h_, -1).t());
+    stale_ = false;
+  }
   return h_;
 }
 

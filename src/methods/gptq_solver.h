@@ -47,9 +47,14 @@ struct GptqOptions {
 // number of sequences in the batch, H ← H·n/(n+m); n ← n+m; H ← H + (2/n)·XᵀX (X the batch's tokens as rows).
 // n counts sequences, not tokens (the reference's convention): x [B, T, in] counts B, x [N, in] counts 1.
 // H is float32, allocated on the device of the first input; later inputs must be on the same device.
+// XᵀX is symmetric; with lower_only, add() computes just the tiles on and below the diagonal (kTile-wide block
+// columns: about 0.6 of the full product's FLOPs at in >= 1024) and matrix() mirrors the lower triangle up. The full
+// float32 product is not exactly symmetric (BLAS applies alpha = 2/n to one operand), but each tile's entries equal
+// the full product's lower-triangle entries bit for bit (gptq_solver_test), and the solver's Cholesky reads only the
+// lower triangle: results are unchanged. act_order permutes H across both triangles, so it needs the full product.
 class GptqHessian {
  public:
-  explicit GptqHessian(int64_t in_features);
+  explicit GptqHessian(int64_t in_features, bool lower_only = false);
   // x: [B, T, in] or [N, in], any floating dtype (converted to float32).
   void add(const at::Tensor& x);
   // [in, in] float32; zeros (on the CPU) before the first add().
@@ -57,11 +62,14 @@ class GptqHessian {
   // n: sequences seen so far.
   int64_t samples() const { return samples_; }
   int64_t in_features() const { return in_; }
+  static constexpr int64_t kTile = 256;
 
  private:
   int64_t in_;
   int64_t samples_ = 0;
-  mutable at::Tensor h_;
+  bool lower_only_;
+  mutable at::Tensor h_;        // lower_only: the lower triangle is valid, the upper one too when !stale_
+  mutable bool stale_ = false;  // the upper triangle lags the lower one (an add() since the last matrix())
 };
 
 struct GptqResult {

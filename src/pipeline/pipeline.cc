@@ -95,8 +95,10 @@ PipelineResult run_pipeline(CausalLMImpl& model, const std::vector<at::Tensor>& 
     }
     // What the block's parameters were before the method (clones: methods change them in place): the reference of
     // every linear's error, and what the fp forward runs with when the method's own forwards did not provide it.
+    // The last block's outputs feed nothing but the error measurement: without it, no forward after the method.
     const bool measure = opt.measure_errors;
-    const bool need_fp = measure || !opt.quant_out;
+    const bool last = b + 1 == model.num_layers();
+    const bool need_fp = measure || (!opt.quant_out && !last);
     std::vector<at::Tensor*> slots = block->parameter_slots();
     std::vector<at::Tensor> before;
     if (need_fp || opt.keep_transformed)
@@ -187,7 +189,7 @@ PipelineResult run_pipeline(CausalLMImpl& model, const std::vector<at::Tensor>& 
         den += sumsq(fp_out[i]);
       }
       result.block_errors.push_back(den > 0 ? std::sqrt(num / den) : 0.0);
-    } else if (opt.quant_out) {
+    } else if (opt.quant_out && !last) {
       q_out = ctx.forward_all();
     }
     for (auto& [name, q] : ctx.recorded()) result.codes[fmt::format("model.layers.{}.{}", b, name)] = std::move(q);
