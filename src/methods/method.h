@@ -50,9 +50,12 @@ class BlockContext {
   // must not modify them in place: the first run on the untouched block is kept as the block's fp outputs).
   std::vector<at::Tensor> forward_all();
   // Calls observe(name, x) with the input x ([B, T, in]) of each linear named in `names` (block-relative names such
-  // as "self_attn.q_proj") during one forward_all(); returns the outputs.
-  std::vector<at::Tensor> forward_observing(const std::vector<std::string>& names,
-                                            const std::function<void(const std::string&, const at::Tensor&)>& observe);
+  // as "self_attn.q_proj") for every calibration batch. Each batch's forward stops once every named linear has seen
+  // its input (GPTQ's first true-sequential subset costs an RMSNorm, not a block), except when it is the forward the
+  // pipeline would otherwise run itself: the block untouched and its fp outputs wanted (then it runs to the end and
+  // the outputs are kept, see take_fp_outputs).
+  void forward_observing(const std::vector<std::string>& names,
+                         const std::function<void(const std::string&, const at::Tensor&)>& observe);
   // Records the integer form of a linear (kept only when the run asked for codes, e.g. for export).
   void record(const std::string& linear_name, QuantizedLinear q);
   bool keep_codes() const { return keep_codes_; }
@@ -75,6 +78,8 @@ class BlockContext {
   // handed over (same parameter tensors, none modified in place, no input transform): the pipeline takes them
   // instead of running a forward of its own (most methods' capture forward is exactly that forward). Empty otherwise.
   std::vector<at::Tensor> take_fp_outputs() { return std::move(fp_outputs_); }
+  // Whether the pipeline uses the fp outputs (error measurement, or fp inputs for the next block); default true.
+  void set_fp_outputs_wanted(bool wanted) { fp_outputs_wanted_ = wanted; }
   // Folder of content-addressed search results a method may reuse across runs (ptq.search_cache; "" = none): a
   // result is keyed by everything it depends on (block inputs and parameters, scheme, settings, ptq build), so a hit
   // gives the very numbers the search would.
@@ -95,6 +100,7 @@ class BlockContext {
   bool untouched() const;
   std::vector<std::pair<const void*, uint32_t>> handed_over_;  // per parameter slot: tensor identity, version
   std::vector<at::Tensor> fp_outputs_;
+  bool fp_outputs_wanted_ = true;
   std::string search_cache_;
 };
 

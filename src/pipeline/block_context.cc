@@ -1,5 +1,7 @@
 #include <ATen/ATen.h>
 
+#include <algorithm>
+
 #include "core/error.h"
 #include "methods/method.h"
 
@@ -38,25 +40,50 @@ std::vector<at::Tensor> BlockContext::forward_all() {
   return out;
 }
 
-std::vector<at::Tensor> BlockContext::forward_observing(
-    const std::vector<std::string>& names, const std::function<void(const std::string&, const at::Tensor&)>& observe) {
+namespace {
+// Thrown by the last observer a batch needs, caught in forward_observing: the rest of that forward is skipped.
+struct ObservedEnough {};
+}  // namespace
+
+void BlockContext::forward_observing(const std::vector<std::string>& names,
+                                     const std::function<void(const std::string&, const at::Tensor&)>& observe) {
+  at::NoGradGuard no_grad;
+  const bool to_the_end = fp_outputs_wanted_ && fp_outputs_.empty() && untouched();
+  size_t seen = 0;  // named linears observed in the current batch (each linear runs once per forward)
   std::vector<Linear> hooked;
   for (auto& [n, l] : block_->linears()) {
     if (std::find(names.begin(), names.end(), n) == names.end()) continue;
     PTQ_ASSERT(!l->input_observer, "linear {} already observed", n);
-    l->input_observer = [&observe, name = n](const at::Tensor& x) { observe(name, x); };
+    l->input_observer = [&observe, &seen, to_the_end, count = names.size(), name = n](const at::Tensor& x) {
+      observe(name, x);
+      if (!to_the_end && ++seen == count) throw ObservedEnough{};
+    };
     hooked.push_back(l);
   }
-  PTQ_ASSERT(hooked.size() == names.size(), "forward_observing: {} of {} linears found", hooked.size(), names.size());
-  std::vector<at::Tensor> out;
-  try {
-    out = forward_all();
-  } catch (...) {
+  auto unhook = [&] {
     for (auto& l : hooked) l->input_observer = nullptr;
+  };
+  if (hooked.size() != names.size()) {
+    unhook();
+    PTQ_ASSERT(false, "forward_observing: {} of {} linears found", hooked.size(), names.size());
+  }
+  try {
+    if (to_the_end) {
+      forward_all();
+    } else {
+      for (const auto& x : inputs_) {
+        seen = 0;
+        try {
+          block_->forward(x, rope_);
+        } catch (const ObservedEnough&) {
+        }
+      }
+    }
+  } catch (...) {
+    unhook();
     throw;
   }
-  for (auto& l : hooked) l->input_observer = nullptr;
-  return out;
+  unhook();
 }
 
 void BlockContext::record(const std::string& linear_name, QuantizedLinear q) {

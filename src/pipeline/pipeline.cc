@@ -112,6 +112,7 @@ PipelineResult run_pipeline(CausalLMImpl& model, const std::vector<at::Tensor>& 
       }
     }
 
+    ctx.set_fp_outputs_wanted(need_fp);
     method.apply_block(ctx);
     collect_events(ctx, b, result.events);
     for (auto& [name, l] : block->linears())

@@ -115,7 +115,7 @@ TEST(BlockContext, KeepsFpOutputsOnlyFromTheUntouchedBlock) {
   DecoderLayer block = m.model->layer(1);
   {
     BlockContext ctx(1, block, xs, rope, s, false);
-    const std::vector<at::Tensor> out = ctx.forward_observing({"mlp.down_proj"}, [](const std::string&, const at::Tensor&) {});
+    ctx.forward_observing({"mlp.down_proj"}, [](const std::string&, const at::Tensor&) {});
     std::vector<at::Tensor> fp = ctx.take_fp_outputs();
     ASSERT_EQ(fp.size(), 2u);
     EXPECT_TRUE(at::equal(fp[1], block->forward(xs[1], rope)));
@@ -141,6 +141,44 @@ TEST(BlockContext, KeepsFpOutputsOnlyFromTheUntouchedBlock) {
     block->self_attn->q_proj->input_transform = nullptr;
     ctx.forward_all();  // untouched again: the transform is gone, the parameters are those handed over
     EXPECT_EQ(ctx.take_fp_outputs().size(), 2u);
+  }
+}
+
+// When the pipeline does not want the fp outputs, forward_observing stops each batch at the last named linear's
+// input: the observed inputs are those of a full forward, bit for bit, and later linears never run.
+TEST(BlockContext, ForwardObservingStopsAfterTheLastNamedInput) {
+  LoadedModel m = stories();
+  at::NoGradGuard no_grad;
+  std::vector<at::Tensor> xs;
+  for (const auto& ids : calibration(*m.tokenizer, 3)) xs.push_back(m.model->embed(ids));
+  const RopeTables rope = m.model->rope(0, 128);
+  const QuantScheme s = QuantScheme::parse("w4g32");
+  DecoderLayer block = m.model->layer(2);
+  // The reference: every linear's input on a full forward.
+  std::map<std::string, std::vector<at::Tensor>> full;
+  for (auto& [n, l] : block->linears())
+    l->input_observer = [&full, name = n](const at::Tensor& x) { full[name].push_back(x.clone()); };
+  for (const auto& x : xs) block->forward(x, rope);
+  for (auto& [n, l] : block->linears()) l->input_observer = nullptr;
+  // down_proj is also hooked as a tripwire: it must never run when only {q, o} are observed.
+  for (const std::vector<std::string>& names :
+       std::vector<std::vector<std::string>>{{"self_attn.q_proj"}, {"self_attn.q_proj", "self_attn.o_proj"},
+                                              {"mlp.gate_proj", "mlp.down_proj"}}) {
+    BlockContext ctx(2, block, xs, rope, s, false);
+    ctx.set_fp_outputs_wanted(false);
+    std::map<std::string, std::vector<at::Tensor>> got;
+    int up_calls = 0;
+    block->mlp->up_proj->output_observer = [&up_calls](const at::Tensor&, const at::Tensor&) { ++up_calls; };
+    ctx.forward_observing(names, [&](const std::string& n, const at::Tensor& x) { got[n].push_back(x.clone()); });
+    block->mlp->up_proj->output_observer = nullptr;
+    for (const auto& n : names) {
+      ASSERT_EQ(got[n].size(), xs.size()) << n;
+      for (size_t i = 0; i < xs.size(); ++i) EXPECT_TRUE(at::equal(got[n][i], full.at(n)[i])) << n << " batch " << i;
+    }
+    // up_proj runs before down_proj: only the subset that reaches down_proj's input runs it.
+    EXPECT_EQ(up_calls, names.back() == "mlp.down_proj" ? static_cast<int>(xs.size()) : 0) << names.back();
+    EXPECT_TRUE(ctx.take_fp_outputs().empty());
+    for (auto& [n, l] : block->linears()) EXPECT_FALSE(l->input_observer) << n << " left hooked";
   }
 }
 
