@@ -72,6 +72,20 @@ nlohmann::json gptq_config(const ExportTarget& t, const QuantSpec& w, int64_t gr
   return j;
 }
 
+// An unquantized tensor in the export's declared dtype. A value the cast turns infinite (beyond float16's 65504) is
+// refused: a loader would compute with inf.
+at::Tensor stored_as(const at::Tensor& p, at::ScalarType dtype, const std::string& name) {
+  at::Tensor t = p.detach().cpu();
+  if (!at::isFloatingType(t.scalar_type()) || t.scalar_type() == dtype) return t;
+  at::Tensor cast = t.to(dtype);
+  const int64_t overflow = (at::isinf(cast) & at::isfinite(t)).sum().item<int64_t>();
+  PTQ_CHECK(overflow == 0,
+            "{}: {} value(s) beyond the range of {}, the dtype the export's config.json declares (largest |value| "
+            "{:.6g})",
+            name, overflow, c10::toString(dtype), t.abs().max().item<double>());
+  return cast;
+}
+
 }  // namespace
 
 ExportResult write_quantized_checkpoint(const CausalLMImpl& model, const std::map<std::string, QuantizedLinear>& codes,
@@ -90,6 +104,9 @@ ExportResult write_quantized_checkpoint(const CausalLMImpl& model, const std::ma
   ExportResult res;
   res.dir = req.dir;
   res.group_size = G;
+  // What config.json declares, and so the dtype of every stored unquantized tensor (header).
+  ModelConfig stored = c;
+  stored.dtype = !t.is_awq() && c.dtype == at::kBFloat16 ? at::kBFloat16 : at::kHalf;
   std::vector<std::pair<std::string, at::Tensor>> tensors;
   bool desc_act = false;
   for (const auto& name : hf_tensor_names(c)) {
@@ -100,7 +117,7 @@ ExportResult write_quantized_checkpoint(const CausalLMImpl& model, const std::ma
     auto it = linear_weight ? codes.find(module) : codes.end();
     if (it == codes.end()) {
       if (linear_weight) res.not_converted.push_back(module);
-      tensors.emplace_back(name, p->detach().cpu());
+      tensors.emplace_back(name, stored_as(*p, stored.dtype, name));
       continue;
     }
     with_context(fmt::format("{} ({} export)", module, t.name()), [&] {
@@ -136,8 +153,6 @@ ExportResult write_quantized_checkpoint(const CausalLMImpl& model, const std::ma
 
   res.quantization_config = t.is_awq() ? awq_config(t, G, res.not_converted)
                                        : gptq_config(t, scheme.weight, G, desc_act, req, res.not_converted);
-  ModelConfig stored = c;
-  stored.dtype = !t.is_awq() && c.dtype == at::kBFloat16 ? at::kBFloat16 : at::kHalf;
   const std::map<std::string, std::string> meta = {
       {"ptq_method", req.method}, {"ptq_scheme", scheme.name()}, {"ptq_export", t.name()}};
   write_hf_checkpoint(req.dir, stored, tensors, 5'000'000'000ULL, meta,

@@ -4,11 +4,11 @@
 // quantize_config.json for GPTQ, and the tokenizer files copied.
 //
 // Decisions:
-//   * Non-quantized tensors (embeddings, norms, lm_head, biases, block linears without recorded codes) keep the
-//     model's dtype, as the model ptq evaluated holds them (LLMC keeps biases in the model dtype; loaders cast).
 //   * config.json torch_dtype: "float16" for AutoAWQ (vLLM's plain awq kernel runs fp16 activations only); for
-//     GPTQ "bfloat16" when the model is bf16 (gptq_marlin accepts it), else "float16". ptq's own reader computes in
-//     the dtype of the stored embeddings instead (quantized_checkpoint.h).
+//     GPTQ "bfloat16" when the model is bf16 (gptq_marlin accepts it), else "float16".
+//   * Non-quantized tensors (embeddings, norms, lm_head, biases, block linears without recorded codes) are stored in
+//     that dtype, as loaders expect; a value beyond its range is an error naming the tensor. The verifier
+//     (verify_export.h) compares them, and the perplexity, with the quantized model's tensors rounded the same way.
 //   * Block linears without codes are stored unquantized and listed: AutoAWQ `modules_to_not_convert` (substring
 //     match on the full module name), GPTQ `dynamic` with one negative "-:^name$" rule each (GPTQModel, vLLM).
 //   * Symmetric weights: codes + 2^(b-1) with every zero 2^(b-1) (integer_linear.h); AutoAWQ `zero_point: true`,

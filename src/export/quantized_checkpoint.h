@@ -7,8 +7,8 @@
 // or legacy `q_group_size`, `zero_point`) or "gptq" (`bits`, `group_size` with -1 = one group per row,
 // `checkpoint_format` gptq = v1 zeros minus one, gptq_v2 = zeros as they are; `g_idx` tensors when present). Other
 // methods are refused naming the method.
-// The model dtype is the dtype of the stored embeddings, not config.json's torch_dtype: exports declare float16 for
-// the kernels' sake (export_checkpoint.h) while the non-quantized tensors keep the dtype the model was quantized in.
+// The model dtype is the dtype of the stored embeddings, not config.json's torch_dtype: ptq's exports store them in the
+// declared dtype (export_checkpoint.h), but exports written before 2026-12 kept float32 under a float16 declaration.
 #pragma once
 
 #include <map>

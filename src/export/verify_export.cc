@@ -84,6 +84,11 @@ VerifyReport verify_export(const std::string& dir, CausalLM& reference, const To
   auto ck = QuantizedCheckpoint::open(dir);
   r.format = ck->format();
   const at::ScalarType dtype = reference->dtype();
+  // The dtype the export stores unquantized tensors in (the reader's model dtype, quantized_checkpoint.h; ptq's
+  // exports store what config.json declares): the reference's unquantized tensors are compared, and evaluated,
+  // rounded to it.
+  const at::ScalarType stored_dtype = ck->config().dtype;
+  auto rounded = [&](const at::Tensor& t) { return t.detach().cpu().to(stored_dtype).to(dtype); };
 
   // The architecture: everything config.json describes except the declared dtype.
   ModelConfig a = ck->config(), b = reference->config();
@@ -93,6 +98,7 @@ VerifyReport verify_export(const std::string& dir, CausalLM& reference, const To
                                        a.to_hf_json().dump(), b.to_hf_json().dump()));
 
   const auto params = reference->named_parameters();
+  std::vector<at::Tensor> unquantized;  // the reference's parameters the export stores as they are
   for (const auto& name : ck->names()) {
     const at::Tensor* want = params.find(name);
     if (want == nullptr) {
@@ -101,7 +107,8 @@ VerifyReport verify_export(const std::string& dir, CausalLM& reference, const To
     }
     const std::string module = name.ends_with(".weight") ? name.substr(0, name.size() - 7) : "";
     if (module.empty() || !ck->is_quantized(module)) {
-      expect_equal(r, name, ck->load(name).to(dtype), want->detach().cpu());
+      expect_equal(r, name, ck->load(name).to(dtype), rounded(*want));
+      unquantized.push_back(*want);
       ++r.tensors_checked;
       continue;
     }
@@ -140,7 +147,25 @@ VerifyReport verify_export(const std::string& dir, CausalLM& reference, const To
   CausalLM reloaded = load_causal_lm(*ck, lo);
   const EvalText text = load_eval_text(opt.dataset, opt.text);
   const PerplexityResult pe = evaluate_perplexity(reloaded, tok, text, opt.ppl);
-  const PerplexityResult pr = evaluate_perplexity(reference, tok, text, opt.ppl);
+  // The reference as the export stores it: its unquantized parameters rounded to the stored dtype for this one
+  // evaluation, then restored in reverse order (a tensor listed twice, e.g. tied embeddings, gets its first copy).
+  std::vector<at::Tensor> kept;
+  if (stored_dtype != dtype)
+    for (at::Tensor& p : unquantized) {
+      kept.push_back(p.clone());
+      p.copy_(p.to(stored_dtype));
+    }
+  auto restore = [&] {
+    for (size_t i = kept.size(); i-- > 0;) unquantized[i].copy_(kept[i]);
+  };
+  PerplexityResult pr;
+  try {
+    pr = evaluate_perplexity(reference, tok, text, opt.ppl);
+  } catch (...) {
+    restore();
+    throw;
+  }
+  restore();
   r.ppl_export = pe.ppl;
   r.ppl_reference = pr.ppl;
   r.ppl_tokens = pe.tokens;

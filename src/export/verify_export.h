@@ -8,9 +8,11 @@
 //         weight bit for bit;
 //      c. when ptq's recorded integer form is given: codes, zero points, scales and g_idx must equal it bit for bit.
 //   2. Every other tensor (embeddings, norms, lm_head, biases, unconverted linears) must equal the reference's bit for
-//      bit after conversion to the reference's dtype; the architecture in config.json must be the reference's.
+//      bit once both are in the reference's dtype, the reference's rounded through the dtype the export stores them
+//      in (float16 when config.json declares it); the architecture in config.json must be the reference's.
 //   3. The export is reloaded through the dequantizing reader into a fresh model (reference dtype and device) and its
-//      perplexity compared with the reference's on the same windows: relative difference <= tolerance.
+//      perplexity compared on the same windows with the reference's, evaluated with those tensors rounded the same
+//      way (and restored afterwards): relative difference <= tolerance.
 #pragma once
 
 #include <map>
