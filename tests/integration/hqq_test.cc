@@ -12,6 +12,7 @@
 #include "methods/method.h"
 #include "model/loaded_model.h"
 #include "pipeline/pipeline.h"
+#include "support/errors.h"
 #include "support/test_data.h"
 
 namespace ptq {
@@ -98,22 +99,14 @@ TEST(Hqq, CodesScalesAndZerosEqualTheHqqPackageOnStories260K) {
   }
 }
 
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
-
 TEST(Hqq, RefusesWhatItCannotDo) {
   const MethodInfo& info = find_method("hqq");
   EXPECT_FALSE(info.needs_calibration);
   EXPECT_EQ(find_method_by_llmc_name("HQQ").id, "hqq");
-  EXPECT_NE(error_of([&] { info.resolve({{"axis", 0}}); }).find("parameter 'axis' must be 1"), std::string::npos);
-  EXPECT_NE(error_of([&] { info.resolve({{"lp_nrom", 0.7}}); }).find("did you mean 'lp_norm'?"), std::string::npos);
-  EXPECT_NE(error_of([&] { info.resolve({{"iters", 0}}); }).find("parameter 'iters' must be >= 1, got 0"),
+  EXPECT_NE(test::error_of([&] { info.resolve({{"axis", 0}}); }).find("parameter 'axis' must be 1"), std::string::npos);
+  EXPECT_NE(test::error_of([&] { info.resolve({{"lp_nrom", 0.7}}); }).find("did you mean 'lp_norm'?"),
+            std::string::npos);
+  EXPECT_NE(test::error_of([&] { info.resolve({{"iters", 0}}); }).find("parameter 'iters' must be >= 1, got 0"),
             std::string::npos);
   const nlohmann::json resolved = info.resolve(nlohmann::json::object());
   EXPECT_EQ(resolved, (nlohmann::json{{"lp_norm", 0.7}, {"beta", 10.0}, {"kappa", 1.01}, {"iters", 20}, {"axis", 1}}));
@@ -128,7 +121,8 @@ TEST(Hqq, RefusesWhatItCannotDo) {
   ASSERT_TRUE(info.scheme_problem);
   EXPECT_NE(info.scheme_problem(sym).find("needs an asymmetric grid"), std::string::npos);
   EXPECT_EQ(info.scheme_problem(weight_only(4, 32)), "");
-  EXPECT_NE(error_of([&] { run_pipeline(*m.model, {}, *hqq, sym, {}); }).find("method 'hqq': hqq fits each range"),
+  EXPECT_NE(test::error_of([&] { run_pipeline(*m.model, {}, *hqq, sym, {}); })
+                .find("method 'hqq': hqq fits each range"),
             std::string::npos);
 }
 

@@ -13,6 +13,7 @@
 #include "data/calibration.h"
 #include "data/line_reader.h"
 #include "model/tokenizer.h"
+#include "support/errors.h"
 #include "support/test_data.h"
 
 namespace ptq {
@@ -41,15 +42,6 @@ std::vector<std::string> lines_of(const std::string& path) {
     lines.emplace_back(l);
   });
   return lines;
-}
-
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 // An environment variable set for one scope.
@@ -125,7 +117,7 @@ TEST_F(ZstdCorpus, CalibrationFromTheCompressedFileMatchesThePlainOne) {
   EXPECT_EQ(c.samples, a.samples);
   EXPECT_EQ(c.provenance["path"], data + "/calib/pileval/val.jsonl.zst");
   fs::remove(data + "/calib/pileval/val.jsonl.zst");
-  const std::string msg = error_of([&] { build_calibration(o, *tok); });
+  const std::string msg = test::error_of([&] { build_calibration(o, *tok); });
   EXPECT_NE(msg.find("calib/pileval/val.jsonl.zst not found"), std::string::npos) << msg;
   EXPECT_NE(msg.find("scripts/fetch_data.sh"), std::string::npos) << msg;
 }
@@ -134,7 +126,7 @@ TEST_F(ZstdCorpus, CorruptAndTruncatedDataAreErrorsNamingTheFile) {
   std::string z = test::read_file(one_frame_);
   const std::string truncated = dir_.file("truncated.zst");
   test::write_file(truncated, z.substr(0, z.size() / 2));
-  std::string msg = error_of([&] { lines_of(truncated); });
+  std::string msg = test::error_of([&] { lines_of(truncated); });
   EXPECT_NE(msg.find(truncated), std::string::npos) << msg;
   EXPECT_NE(msg.find("zstd"), std::string::npos) << msg;
 
@@ -142,7 +134,7 @@ TEST_F(ZstdCorpus, CorruptAndTruncatedDataAreErrorsNamingTheFile) {
   z[z.size() / 3 + 1] ^= 0x33;
   const std::string corrupt = dir_.file("corrupt.zst");
   test::write_file(corrupt, z);
-  msg = error_of([&] { lines_of(corrupt); });
+  msg = test::error_of([&] { lines_of(corrupt); });
   EXPECT_NE(msg.find(corrupt), std::string::npos) << msg;
   EXPECT_NE(msg.find("zstd"), std::string::npos) << msg;
 }

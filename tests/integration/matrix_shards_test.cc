@@ -18,6 +18,7 @@
 #include "experiment/cell_slices.h"
 #include "experiment/matrix.h"
 #include "store/db.h"
+#include "support/errors.h"
 #include "support/test_data.h"
 
 namespace ptq {
@@ -58,17 +59,6 @@ std::string two_groups(const std::string& name) {
          "    - {name: s1, set: {calib.seed: 1}}\n";
 }
 
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    EXPECT_EQ(e.kind(), ErrorKind::kUser) << e.what();
-    return e.what();
-  }
-  ADD_FAILURE() << "expected an error";
-  return "";
-}
-
 void expect_has(const std::string& text, const std::string& part) {
   EXPECT_NE(text.find(part), std::string::npos) << "'" << text << "' lacks '" << part << "'";
 }
@@ -93,7 +83,7 @@ TEST(CellSlices, ParsesAndFormatsCellLists) {
     EXPECT_EQ(format_cell_spec(parse_cell_spec(spec, 12, "x")), spec);
 
   const std::string where = "ptq run: --cells";
-  auto err = [&](const std::string& spec) { return error_of([&] { parse_cell_spec(spec, 12, where); }); };
+  auto err = [&](const std::string& spec) { return test::user_error_of([&] { parse_cell_spec(spec, 12, where); }); };
   std::string m = err("12");
   expect_has(m, where), expect_has(m, "out of range"), expect_has(m, "12 cells, 0-11");
   m = err("3-1");
@@ -151,7 +141,7 @@ TEST(CellSlices, SlicesFollowTheSharingOrder) {
   std::set<size_t> seen;
   for (const auto& s : slices) seen.insert(s.begin(), s.end());
   EXPECT_EQ(seen.size(), 6u);
-  expect_has(error_of([&] { slice_cells(m, order, 2, 2); }), "not both");
+  expect_has(test::user_error_of([&] { slice_cells(m, order, 2, 2); }), "not both");
   EXPECT_TRUE(slice_cells(m, {}, 3, 0).empty());
   EXPECT_EQ(cells_digest(m, {0, 1}), cells_digest(m, {0, 1}));
   EXPECT_NE(cells_digest(m, {0, 1}), cells_digest(m, {0, 2}));

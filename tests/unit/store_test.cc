@@ -16,6 +16,7 @@
 #include "store/db.h"
 #include "store/run_dump.h"
 #include "store/schema.h"
+#include "support/errors.h"
 #include "support/test_data.h"
 
 namespace ptq {
@@ -58,15 +59,6 @@ int64_t count(Store& s, const std::string& table) {
   Statement q(s.db(), "SELECT COUNT(*) FROM " + table);  // table names are fixed by the tests, not values
   q.step();
   return q.column_int64(0);
-}
-
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
 }
 
 TEST(Store, RoundTripsEveryField) {
@@ -128,15 +120,15 @@ TEST(Store, DumpRestoresEveryFieldExactly) {
   const std::string cut = dir.file("cut.jsonl");
   test::write_file(cut, text + text.substr(0, text.size() / 2) + "\n");
   Store c(dir.file("c.db"));
-  std::string e = error_of([&] { restore_run_dump(cut, "", c); });
+  std::string e = test::error_of([&] { restore_run_dump(cut, "", c); });
   EXPECT_NE(e.find(cut + ": line 2: not JSON"), std::string::npos) << e;
   nlohmann::json j = nlohmann::json::parse(text);
   j.erase("scheme");
   test::write_file(cut, j.dump() + "\n");
-  e = error_of([&] { restore_run_dump(cut, "", c); });
+  e = test::error_of([&] { restore_run_dump(cut, "", c); });
   EXPECT_NE(e.find(cut + ": line 1: run: key 'scheme' missing"), std::string::npos) << e;
   EXPECT_EQ(count(c, "runs"), 0);
-  e = error_of([&] { write_run_dump(c, "nothing", again); });
+  e = test::error_of([&] { write_run_dump(c, "nothing", again); });
   EXPECT_NE(e.find("no runs of matrix 'nothing'"), std::string::npos) << e;
 }
 
@@ -184,7 +176,7 @@ TEST(Store, ARecordIsOneTransaction) {
   // first metrics and nothing else have been written.
   RunRecord bad = full_record("bad");
   bad.metrics.push_back(bad.metrics[0]);
-  const std::string msg = error_of([&] { s.record_run(bad); });
+  const std::string msg = test::error_of([&] { s.record_run(bad); });
   EXPECT_EQ(msg.find(dir.file("x.db") + ": INSERT INTO metrics"), 0u) << msg;
   EXPECT_NE(msg.find("UNIQUE constraint failed"), std::string::npos) << msg;
   EXPECT_NE(msg.find("(run bad: metric ppl wikitext2 fake_quant)"), std::string::npos) << msg;
@@ -238,7 +230,7 @@ TEST(Store, ReplaceRules) {
   // A finished run is kept unless replacement is asked for.
   RunRecord again = r;
   again.metrics[0].value = 99;
-  const std::string msg = error_of([&] { s.record_run(again); });
+  const std::string msg = test::error_of([&] { s.record_run(again); });
   EXPECT_NE(msg.find("already finished"), std::string::npos) << msg;
   EXPECT_NE(msg.find(dir.file("x.db")), std::string::npos) << msg;
   EXPECT_THROW(s.mark_running(again), Error);
@@ -381,7 +373,7 @@ TEST(Store, RefusesANewerSchema) {
         .bind(1, schema::kCurrentVersion + 1)
         .run();
   }
-  const std::string msg = error_of([&] { Store s(path); });
+  const std::string msg = test::error_of([&] { Store s(path); });
   EXPECT_NE(msg.find(path), std::string::npos) << msg;
   EXPECT_NE(msg.find(fmt::format("schema version {}", schema::kCurrentVersion + 1)), std::string::npos) << msg;
   EXPECT_NE(msg.find("newer"), std::string::npos) << msg;
@@ -391,13 +383,13 @@ TEST(Store, MalformedFileNamesTheFile) {
   test::TempDir dir;
   const std::string path = dir.file("x.db");
   test::write_file(path, "this is not a database, just some text that is long enough to look like a header\n");
-  const std::string msg = error_of([&] { Store s(path); });
+  const std::string msg = test::error_of([&] { Store s(path); });
   EXPECT_NE(msg.find(path), std::string::npos) << msg;
   EXPECT_NE(msg.find("not a database"), std::string::npos) << msg;
   EXPECT_EQ(test::read_file(path).substr(0, 7), "this is");  // left as it was
 
   const std::string missing_dir = dir.file("no/such/dir/x.db");
-  const std::string msg2 = error_of([&] { Store s(missing_dir); });
+  const std::string msg2 = test::error_of([&] { Store s(missing_dir); });
   EXPECT_NE(msg2.find(missing_dir), std::string::npos) << msg2;
 }
 

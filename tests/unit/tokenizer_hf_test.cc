@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "support/errors.h"
 #include "support/test_data.h"
 #include "support/vocab_tests.h"
 
@@ -219,43 +220,30 @@ std::string temp_json(const std::string& name, const std::string& content) {
   return path;
 }
 
-// The message of the ptq::Error that `fn` throws (fails the test if it throws nothing).
-template <class Fn>
-std::string error_of(Fn fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    EXPECT_EQ(e.kind(), ErrorKind::kUser);
-    return e.what();
-  }
-  ADD_FAILURE() << "no ptq::Error thrown";
-  return "";
-}
-
 TEST(HfBpeTokenizer, BadInputNamesFileAndKey) {
   const std::string missing = "/nonexistent/dir/tokenizer.json";
-  EXPECT_NE(error_of([&] { HfBpeTokenizer::from_file(missing); }).find(missing), std::string::npos);
+  EXPECT_NE(test::user_error_of([&] { HfBpeTokenizer::from_file(missing); }).find(missing), std::string::npos);
 
   const std::string malformed = temp_json("malformed", R"({"model": {"type": "BPE", "vocab": {"a": 0,}})");
-  auto msg = error_of([&] { HfBpeTokenizer::from_file(malformed); });
+  auto msg = test::user_error_of([&] { HfBpeTokenizer::from_file(malformed); });
   EXPECT_NE(msg.find(malformed), std::string::npos) << msg;
   EXPECT_NE(msg.find("malformed JSON"), std::string::npos) << msg;
 
   const std::string wordpiece =
       temp_json("wordpiece", R"({"model": {"type": "WordPiece", "vocab": {"a": 0}}, "added_tokens": []})");
-  msg = error_of([&] { HfBpeTokenizer::from_file(wordpiece); });
+  msg = test::user_error_of([&] { HfBpeTokenizer::from_file(wordpiece); });
   EXPECT_NE(msg.find(wordpiece), std::string::npos) << msg;
   EXPECT_NE(msg.find("model.type 'WordPiece' is not supported"), std::string::npos) << msg;
 
   const std::string bad_merge =
       temp_json("badmerge", R"({"model": {"type": "BPE", "vocab": {"a": 0, "b": 1}, "merges": ["a b"]}})");
-  msg = error_of([&] { HfBpeTokenizer::from_file(bad_merge); });
+  msg = test::user_error_of([&] { HfBpeTokenizer::from_file(bad_merge); });
   EXPECT_NE(msg.find(bad_merge), std::string::npos) << msg;
   EXPECT_NE(msg.find("model.merges[0]"), std::string::npos) << msg;
 
   const std::string bad_pre = temp_json(
       "badpre", R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}, "pre_tokenizer": {"type": "Punctuation"}})");
-  msg = error_of([&] { HfBpeTokenizer::from_file(bad_pre); });
+  msg = test::user_error_of([&] { HfBpeTokenizer::from_file(bad_pre); });
   EXPECT_NE(msg.find(bad_pre), std::string::npos) << msg;
   EXPECT_NE(msg.find("pre_tokenizer.type 'Punctuation'"), std::string::npos) << msg;
 
