@@ -329,15 +329,20 @@ TEST_F(Export, ActOrderGroupsNeedGIdx) {
   EXPECT_FALSE(fs::exists(d2.file("out")));
 }
 
+// RTN (data-free) on `m` with the integer codes kept, as an export needs them.
+PipelineResult rtn_with_codes(LoadedModel& m, const QuantScheme& scheme) {
+  auto rtn = find_method("rtn").make({});
+  PipelineOptions po;
+  po.keep_codes = true;
+  return run_pipeline(*m.model, {}, *rtn, scheme, po);
+}
+
 // A block linear without recorded codes is stored unquantized in the declared dtype and listed (AutoAWQ
 // modules_to_not_convert, GPTQ dynamic "-:" rule), and the export still verifies (library calls, no run).
 TEST_F(Export, UnconvertedLinearIsListedAndKept) {
   LoadedModel m = load_model(model_dir());
-  auto rtn = find_method("rtn").make({});
-  PipelineOptions po;
-  po.keep_codes = true;
   const QuantScheme scheme = QuantScheme::parse("w4g128");
-  PipelineResult pr = run_pipeline(*m.model, {}, *rtn, scheme, po);
+  PipelineResult pr = rtn_with_codes(m, scheme);
   ASSERT_EQ(pr.codes.erase("model.layers.1.mlp.down_proj"), 1u);
   round_scales_to_fp16(*m.model, pr.codes);
   test::TempDir d;
@@ -378,11 +383,8 @@ TEST_F(Export, UnconvertedLinearIsListedAndKept) {
 // An unquantized tensor the declared float16 cannot hold is refused before anything is written, naming the tensor.
 TEST_F(Export, UnquantizedValueBeyondFloat16IsRefused) {
   LoadedModel m = load_model(model_dir());
-  auto rtn = find_method("rtn").make({});
-  PipelineOptions po;
-  po.keep_codes = true;
   const QuantScheme scheme = QuantScheme::parse("w4g128");
-  PipelineResult pr = run_pipeline(*m.model, {}, *rtn, scheme, po);
+  PipelineResult pr = rtn_with_codes(m, scheme);
   round_scales_to_fp16(*m.model, pr.codes);
   const at::Tensor* norm = m.model->named_parameters().find("model.norm.weight");
   ASSERT_NE(norm, nullptr);

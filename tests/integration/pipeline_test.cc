@@ -104,12 +104,18 @@ TEST(Registry, EveryMethodRunsAndErrorFallsWithBits) {
   }
 }
 
+// Block 0's inputs for n calibration batches of stories260K: the embeddings, [1, 128, hidden] each.
+std::vector<at::Tensor> embedded_calibration(LoadedModel& m, int n) {
+  std::vector<at::Tensor> xs;
+  for (const auto& ids : calibration(*m.tokenizer, n)) xs.push_back(m.model->embed(ids));
+  return xs;
+}
+
 // BlockContext keeps a forward's outputs as the block's fp outputs only while the block is as handed over.
 TEST(BlockContext, KeepsFpOutputsOnlyFromTheUntouchedBlock) {
   LoadedModel m = stories();
   at::NoGradGuard no_grad;
-  std::vector<at::Tensor> xs;
-  for (const auto& ids : calibration(*m.tokenizer, 2)) xs.push_back(m.model->embed(ids));
+  const std::vector<at::Tensor> xs = embedded_calibration(m, 2);
   const RopeTables rope = m.model->rope(0, 128);
   const QuantScheme s = QuantScheme::parse("w4g32");
   DecoderLayer block = m.model->layer(1);
@@ -149,8 +155,7 @@ TEST(BlockContext, KeepsFpOutputsOnlyFromTheUntouchedBlock) {
 TEST(BlockContext, ForwardObservingStopsAfterTheLastNamedInput) {
   LoadedModel m = stories();
   at::NoGradGuard no_grad;
-  std::vector<at::Tensor> xs;
-  for (const auto& ids : calibration(*m.tokenizer, 3)) xs.push_back(m.model->embed(ids));
+  const std::vector<at::Tensor> xs = embedded_calibration(m, 3);
   const RopeTables rope = m.model->rope(0, 128);
   const QuantScheme s = QuantScheme::parse("w4g32");
   DecoderLayer block = m.model->layer(2);
