@@ -111,7 +111,7 @@ if [[ $SKIP != *,default,* ]]; then
 fi
 
 say "report"
-python3 scripts/tables/format_gpu_report.py "$OUT" "$DB" >"$OUT/report.md.tmp"
+PTQ="$BIN" python3 scripts/tables/format_gpu_report.py "$OUT" "$DB" >"$OUT/report.md.tmp"
 mv "$OUT/report.md.tmp" "$OUT/report.md"
 cat "$OUT/report.md"
 say "done: $OUT/report.md"

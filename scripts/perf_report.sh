@@ -131,7 +131,7 @@ m["loadavg_end"] = open("/proc/loadavg").read().split()[:3]
 json.dump(m, open(sys.argv[1], "w"), indent=1)
 PY
 say "report"
-python3 scripts/tables/format_perf_report.py "$OUT" "$DB" >"$OUT/report.md.tmp"
+PTQ="$BIN" python3 scripts/tables/format_perf_report.py "$OUT" "$DB" >"$OUT/report.md.tmp"
 mv "$OUT/report.md.tmp" "$OUT/report.md"
 cat "$OUT/report.md"
 say "done: $OUT/report.md"

@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """Formats results/gpu/report.md from what scripts/gpu_bench.sh measured: the bench_eval_mfu results in the store
 (label gpu_bench, newest run) and the `ptq run --json` records and eval JSON in OUT/raw.
-Usage: format_gpu_report.py OUT_DIR GPU_DB"""
+Usage: format_gpu_report.py OUT_DIR GPU_DB (the store is read through ptq: $PTQ, default build/ptq)"""
 import json
 import os
-import sqlite3
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ptq_store import stored_bench_runs  # noqa: E402
 
 out, db = sys.argv[1], sys.argv[2]
 raw = os.path.join(out, "raw")
@@ -26,25 +28,22 @@ lines = ["# ptq on a GPU", "",
          f"Device: {machine.get('cuda_device') or 'no CUDA device (a CPU run)'}; LibTorch {machine.get('torch_version')}, "
          f"ptq {machine.get('git_commit')}. Wall times; every number below was measured by scripts/gpu_bench.sh.", ""]
 
-if os.path.exists(db):
-    con = sqlite3.connect(db)
-    row = con.execute("SELECT id, device, context_json FROM bench_runs WHERE program = 'bench_eval_mfu' "
-                      "ORDER BY id DESC LIMIT 1").fetchone()
-    if row:
-        ctx = json.loads(row[2])
-        lines += ["## Perplexity-evaluation throughput and MFU", "",
-                  f"Random Llama-2-7B-shaped model on {row[1]}, dtype {ctx.get('dtype')}, one forward per window "
-                  "(`bench_eval_mfu`). MFU: model FLOP/s over the GEMM rate measured on the same device and dtype "
-                  "(and over the nominal peak when given).", "",
-                  "| benchmark | parameters | tokens/s | TFLOP/s | GEMM TFLOP/s | MFU vs GEMM | MFU vs peak |",
-                  "|---|---|---|---|---|---|---|"]
-        for name, counters in con.execute("SELECT name, counters_json FROM bench_results WHERE bench_run_id = ?",
-                                          (row[0],)):
-            c = json.loads(counters)
-            peak = f"{c['mfu_vs_peak']:.3f}" if "mfu_vs_peak" in c else "-"
-            lines.append(f"| {name} | {c['parameters'] / 1e9:.2f} B | {c['tokens_per_s']:.0f} | {c['TFLOP/s']:.3g} | "
-                         f"{c['gemm_TFLOP/s']:.3g} | {c['mfu_vs_gemm']:.3f} | {peak} |")
-        lines.append("")
+mfu_runs = [r for r in stored_bench_runs(db) if r["program"] == "bench_eval_mfu"] if os.path.exists(db) else []
+if mfu_runs:
+    run = mfu_runs[-1]  # the newest
+    ctx = run["context"]
+    lines += ["## Perplexity-evaluation throughput and MFU", "",
+              f"Random Llama-2-7B-shaped model on {run['device']}, dtype {ctx.get('dtype')}, one forward per window "
+              "(`bench_eval_mfu`). MFU: model FLOP/s over the GEMM rate measured on the same device and dtype "
+              "(and over the nominal peak when given).", "",
+              "| benchmark | parameters | tokens/s | TFLOP/s | GEMM TFLOP/s | MFU vs GEMM | MFU vs peak |",
+              "|---|---|---|---|---|---|---|"]
+    for res in run["results"]:
+        c = res["counters"]
+        peak = f"{c['mfu_vs_peak']:.3f}" if "mfu_vs_peak" in c else "-"
+        lines.append(f"| {res['name']} | {c['parameters'] / 1e9:.2f} B | {c['tokens_per_s']:.0f} | {c['TFLOP/s']:.3g} | "
+                     f"{c['gemm_TFLOP/s']:.3g} | {c['mfu_vs_gemm']:.3f} | {peak} |")
+    lines.append("")
 
 
 def method_table(recs, title, blocks_full):

@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
 """Formats results/perf/report.md from what scripts/perf_report.sh measured: the benchmark results in the store
 (bench_runs / bench_results, label perf_report, the newest run of each program and thread count) and the JSON files
-in OUT/raw (machine, matrix_cost, memory). Usage: format_perf_report.py OUT_DIR PERF_DB"""
+in OUT/raw (machine, matrix_cost, memory). Usage: format_perf_report.py OUT_DIR PERF_DB (the store is read through
+ptq: $PTQ, default build/ptq)"""
 import json
 import os
-import sqlite3
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ptq_store import stored_bench_runs  # noqa: E402
 
 out, db = sys.argv[1], sys.argv[2]
 raw = os.path.join(out, "raw")
@@ -19,12 +22,10 @@ def load(name):
 machine = load("machine.json")
 benches = {}  # (program, threads) -> {name: (real_time, unit, counters)}
 if os.path.exists(db):
-    con = sqlite3.connect(db)
-    for rid, prog, threads in con.execute(
-            "SELECT id, program, threads FROM bench_runs WHERE label = 'perf_report' ORDER BY id"):
-        rows = con.execute("SELECT name, real_time, time_unit, counters_json FROM bench_results WHERE bench_run_id = ?",
-                           (rid,)).fetchall()
-        benches[(prog, threads)] = {n: (t, u, json.loads(c or "{}")) for n, t, u, c in rows}
+    for run in stored_bench_runs(db):  # import order: the newest run of a program and thread count wins
+        if run["label"] == "perf_report":
+            benches[(run["program"], run["threads"])] = {
+                r["name"]: (r["real_time"], r["time_unit"], r["counters"] or {}) for r in run["results"]}
 
 SECONDS = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}
 

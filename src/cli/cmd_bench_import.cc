@@ -11,7 +11,7 @@
 #include "cli/commands.h"
 #include "core/error.h"
 #include "store/bench_import.h"
-#include "store/db.h"
+#include "store/store.h"
 
 namespace ptq::cli {
 
@@ -25,7 +25,7 @@ int cmd_bench_import(const std::vector<std::string>& words) {
             {store_option("the results store (created when missing)"),
              {"--label", "TEXT", "a label stored with every imported run (e.g. the report it belongs to)", ""},
              {"--list", "", "print the stored benchmark runs and results", ""},
-             json_option("(imported, skipped, runs)")},
+             json_option("(imported, skipped, runs; with --list, stored: every run and its results)")},
             {{"FILE.json", "Google Benchmark JSON output files", false, true}});
   if (!args.parse(words)) return 0;
   const std::string db = args.store();
@@ -64,10 +64,14 @@ int cmd_bench_import(const std::vector<std::string>& words) {
   }
   fmt::print("{}: {} imported, {} already there; the store holds {} benchmark runs\n", db, imported, skipped,
              stored.size());
-  if (args.json())
-    fmt::print("{}\n", nlohmann::json{{"db", db}, {"imported", imported}, {"skipped", skipped},
-                                      {"runs", stored.size()}}
-                           .dump());
+  if (args.json()) {
+    nlohmann::json j{{"db", db}, {"imported", imported}, {"skipped", skipped}, {"runs", stored.size()}};
+    if (args.flag("--list")) {  // the stored runs themselves, in import order (what report scripts read)
+      j["stored"] = nlohmann::json::array();
+      for (const BenchRun& r : stored) j["stored"].push_back(to_json(r));
+    }
+    fmt::print("{}\n", j.dump());
+  }
   return 0;
 }
 

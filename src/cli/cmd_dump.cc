@@ -8,7 +8,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "core/error.h"
-#include "store/db.h"
+#include "store/store.h"
 #include "store/run_dump.h"
 
 namespace ptq::cli {

@@ -9,7 +9,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "core/error.h"
-#include "store/db.h"
+#include "store/store.h"
 #include "store/shards.h"
 
 namespace ptq::cli {

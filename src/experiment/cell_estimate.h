@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "store/db.h"
+#include "store/store.h"
 
 namespace ptq {
 

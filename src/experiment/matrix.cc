@@ -19,7 +19,8 @@
 #include "experiment/cell_estimate.h"
 #include "experiment/input_check.h"
 #include "experiment/staged_run.h"
-#include "store/db.h"
+#include "experiment/yaml_tree.h"
+#include "store/store.h"
 
 namespace ptq {
 

@@ -4,7 +4,7 @@
 #include <limits>
 #include <map>
 
-#include "store/db.h"
+#include "store/store.h"
 
 namespace ptq {
 

@@ -100,17 +100,6 @@ struct RunConfig {
   nlohmann::json to_json() const;  // the resolved configuration, stored with results
 };
 
-// Applies "a.b.c=value" (value parsed as YAML) to `root` (set_yaml_path). Throws naming the override when malformed.
-void apply_override(YAML::Node& root, const std::string& assignment);
-// Sets the node at dotted `path` (creating maps on the way) to a fresh copy of `value`: the old node is removed
-// first, so a key that aliased another (`seed: *seed`) is changed alone. `where` prefixes error messages.
-void set_yaml_path(YAML::Node& root, const std::string& path, const YAML::Node& value, const std::string& where);
-// A deep copy with fresh nodes (yaml-cpp nodes are shared handles; aliases share one node). Scalar tags are kept.
-YAML::Node yaml_deep_copy(const YAML::Node& n);
-
-// Throws a user error naming `file` and the key path when a key or value of `n` is not valid UTF-8.
-void check_yaml_utf8(const YAML::Node& n, const std::string& file, const std::string& path = "");
-
 // Parses and validates; `file` names the source in error messages.
 RunConfig parse_run_config(const YAML::Node& root, const std::string& file);
 RunConfig load_run_config(const std::string& file, const std::vector<std::string>& overrides = {});

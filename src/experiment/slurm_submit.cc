@@ -12,7 +12,7 @@
 #include "core/subprocess.h"
 #include "experiment/cell_slices.h"
 #include "experiment/matrix_status.h"
-#include "store/db.h"
+#include "store/store.h"
 #include "store/shards.h"
 
 namespace ptq {

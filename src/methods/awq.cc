@@ -1,11 +1,11 @@
 // AWQ (Lin et al. 2024; docs/methods/awq.md; LLMC awq.py and auto_clip.py) on the block-wise pipeline.
 //
-// Per block: cache the inputs of q_proj, o_proj, gate_proj and down_proj; for each scaling subset
-//   1 {q,k,v}   prev input_layernorm   loss on self_attn's output
-//   2 {o}       prev v_proj (rows)     loss on o_proj's output; only when v_proj's rows are 1x/2x/3x o_proj's columns,
-//                                      so grouped-query attention skips it (LLMC's rule; llm-awq skips on shape mismatch)
-//   3 {gate,up} prev post_attention_layernorm, loss on mlp's output
-//   4 {down}    prev up_proj (rows)    loss on down_proj's output
+// Per block, for each subset of model/block_layout.h in order (Llama, LLMC's subsets):
+//   qkv     {q,k,v}   prev input_layernorm           loss on self_attn's output
+//   o       {o}       prev v_proj (rows)             loss on o_proj's output; only when v_proj's rows are o_proj's
+//                                                    columns, so grouped-query attention skips it (as both references)
+//   gate_up {gate,up} prev post_attention_layernorm  loss on mlp's output
+//   down    {down}    prev up_proj (rows)            loss on down_proj's output
 // search s over the ratios r = k/20, k = 0..19 (1.0 is not tried): v2 s = max(x_mean^r, 1e-4), v1 ("duo scaling")
 // s = max(x_mean^r / w_mean^(1-r), 1e-4), then s /= sqrt(max(s) min(s)); candidate loss = fp32 MSE of the inspected
 // module on Q_a(x / s) with every subset weight replaced by Q_w(W * s) (LLMC's form). The best s is folded: prev ÷ s,
@@ -43,6 +43,7 @@
 #include "methods/awq_clip.h"
 #include "methods/awq_search_cache.h"
 #include "methods/method.h"
+#include "model/block_layout.h"
 #include "model/safetensors.h"
 
 namespace ptq {
@@ -97,17 +98,6 @@ const OptionTable<AwqOptions>& options() {
   return t;
 }
 
-// x: [R, B, T, in] (one input per ratio), w: [R, out, in], bias [out] or undefined -> [R, B, T, out].
-at::Tensor batched_linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& bias) {
-  const int64_t R = x.size(0), B = x.size(1), T = x.size(2);
-  at::Tensor y = at::bmm(x.reshape({R, B * T, x.size(3)}), w.transpose(1, 2)).view({R, B, T, w.size(1)});
-  return bias.defined() ? y + bias : y;
-}
-
-// A subset's inspected module evaluated for R ratios at once: x [R, B, T, in], one stacked weight [R, out, in] per
-// subset layer (in the order the subset lists them) -> [R, B, T, out].
-using BatchedInspected = std::function<at::Tensor(const at::Tensor&, const std::vector<at::Tensor>&)>;
-
 // Mean over rows of |W| / max|W| within each range of the weight quantizer's view (LLMC awq.py w_mean), [in].
 at::Tensor weight_statistic(const at::Tensor& w, const QuantSpec& spec) {
   at::Tensor a = w.abs().to(at::kFloat);
@@ -146,14 +136,14 @@ class Awq : public MethodWithOptions<AwqOptions> {
   void apply_block(BlockContext& ctx) override {
     at::NoGradGuard no_grad;
     DecoderLayer& block = ctx.block();
-    auto& attn = block->self_attn;
-    auto& mlp = block->mlp;
+    const BlockLayout& layout = block_layout(block);
     const QuantSpec& wspec = ctx.scheme().weight;
 
-    // Inputs of the four subset entry points, per calibration batch: [B, T, in].
+    // Inputs of every subset, per calibration batch: [B, T, in], keyed by the linear that reads them first.
     std::map<std::string, std::vector<at::Tensor>> cache;
-    ctx.forward_observing({"self_attn.q_proj", "self_attn.o_proj", "mlp.gate_proj", "mlp.down_proj"},
-                          [&](const std::string& n, const at::Tensor& x) { cache[n].push_back(x.clone()); });
+    std::vector<std::string> entries;
+    for (const auto& sub : layout.subsets) entries.push_back(sub.input_of());
+    ctx.forward_observing(entries, [&](const std::string& n, const at::Tensor& x) { cache[n].push_back(x.clone()); });
     if (fault_injected("awq_nan_input", ctx.index()))  // tests: the searches see a NaN and an inf (fault_injection.h)
       for (auto& [n, xs] : cache) {
         xs.front()[0][0][0] = std::numeric_limits<float>::quiet_NaN();
@@ -162,7 +152,6 @@ class Awq : public MethodWithOptions<AwqOptions> {
 
     nlohmann::json chosen = nlohmann::json::object();
     if (opt_.trans) {
-      const RopeTables& rope = ctx.rope();
       // A stored search of this very block under these settings (ptq.search_cache, methods/awq_search_cache.h)
       // replaces the searches; otherwise they run and their result is stored, unless a guard fired.
       const std::string& cache_dir = ctx.search_cache();
@@ -178,76 +167,31 @@ class Awq : public MethodWithOptions<AwqOptions> {
       nlohmann::json& losses = ctx.notes()["awq_search_losses"];
       if (losses.is_null()) losses = nlohmann::json::array();
       const size_t losses_before = losses.size();
-      auto find = [&](const char* subset, const std::function<Scale()>& run) -> Scale {
-        if (hit) {
-          PTQ_CHECK(hit->scales.count(subset) && hit->ratios.contains(subset),
-                    "{}: AWQ search cache entry {} has no subset '{}'", cache_dir, key, subset);
-          return {hit->scales.at(subset).to(ctx.inputs().front().device()), hit->ratios.at(subset).get<double>()};
+      // Each subset in forward order: search s on its cached input, fold it (prev ÷ s, columns × s), divide the
+      // cached input by s so the later clip search sees what the transformed block sees.
+      for (const auto& sub : layout.subsets) {
+        std::string why;
+        if (!can_fold(block, sub, &why)) {
+          chosen[sub.name] = why;
+          continue;
         }
-        Scale s = run();
-        fresh.scales[subset] = s.first.cpu();
-        fresh.ratios[subset] = s.second;
-        return s;
-      };
-      // 1: input_layernorm -> q, k, v; loss on self_attn.
-      {
-        auto s = find("qkv", [&] { return search(ctx, cache.at("self_attn.q_proj"), {attn->q_proj, attn->k_proj, attn->v_proj},
-                        {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"},
-                        [&](const at::Tensor& x) { return attn->forward(x, rope); },
-                        [&](const at::Tensor& x, const std::vector<at::Tensor>& w) {
-                          const int64_t R = x.size(0), B = x.size(1), T = x.size(2);
-                          auto flat = [&](const at::Tensor& y) { return y.reshape({R * B, T, y.size(3)}); };
-                          at::Tensor out = attn->attend(flat(batched_linear(x, w[0], attn->q_proj->bias)),
-                                                        flat(batched_linear(x, w[1], attn->k_proj->bias)),
-                                                        flat(batched_linear(x, w[2], attn->v_proj->bias)), rope);
-                          return out.view({R, B, T, out.size(2)});
-                        }); });
-        fold_into_norm(block->input_layernorm->weight, s, {attn->q_proj, attn->k_proj, attn->v_proj});
-        divide(cache.at("self_attn.q_proj"), s);
-        chosen["qkv"] = s.second;
-        keep_scale(ctx.index(), {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"}, s.first);
-      }
-      // 2: v_proj -> o_proj, only when the shapes line up (no GQA).
-      const int64_t v_out = attn->v_proj->weight.size(0), o_in = attn->o_proj->weight.size(1);
-      if (v_out == o_in) {
-        auto s = find("o", [&] { return search(ctx, cache.at("self_attn.o_proj"), {attn->o_proj}, {"self_attn.o_proj"},
-                        [&](const at::Tensor& x) { return attn->o_proj(x); },
-                        [&](const at::Tensor& x, const std::vector<at::Tensor>& w) {
-                          return batched_linear(x, w[0], attn->o_proj->bias);
-                        }); });
-        fold_into_linear(attn->v_proj, s, {attn->o_proj});
-        divide(cache.at("self_attn.o_proj"), s);
-        chosen["o"] = s.second;
-        keep_scale(ctx.index(), {"self_attn.o_proj"}, s.first);
-      } else {
-        chosen["o"] = fmt::format("skipped: v_proj has {} rows, o_proj {} columns (grouped-query attention)", v_out,
-                                  o_in);
-      }
-      // 3: post_attention_layernorm -> gate, up; loss on mlp.
-      {
-        auto s = find("gate_up", [&] { return search(ctx, cache.at("mlp.gate_proj"), {mlp->gate_proj, mlp->up_proj},
-                        {"mlp.gate_proj", "mlp.up_proj"},
-                        [&](const at::Tensor& x) { return mlp->forward(x); },
-                        [&](const at::Tensor& x, const std::vector<at::Tensor>& w) {
-                          return mlp->down_proj(at::silu(batched_linear(x, w[0], mlp->gate_proj->bias)) *
-                                                batched_linear(x, w[1], mlp->up_proj->bias));
-                        }); });
-        fold_into_norm(block->post_attention_layernorm->weight, s, {mlp->gate_proj, mlp->up_proj});
-        divide(cache.at("mlp.gate_proj"), s);
-        chosen["gate_up"] = s.second;
-        keep_scale(ctx.index(), {"mlp.gate_proj", "mlp.up_proj"}, s.first);
-      }
-      // 4: up_proj -> down_proj.
-      {
-        auto s = find("down", [&] { return search(ctx, cache.at("mlp.down_proj"), {mlp->down_proj}, {"mlp.down_proj"},
-                        [&](const at::Tensor& x) { return mlp->down_proj(x); },
-                        [&](const at::Tensor& x, const std::vector<at::Tensor>& w) {
-                          return batched_linear(x, w[0], mlp->down_proj->bias);
-                        }); });
-        fold_into_linear(mlp->up_proj, s, {mlp->down_proj});
-        divide(cache.at("mlp.down_proj"), s);
-        chosen["down"] = s.second;
-        keep_scale(ctx.index(), {"mlp.down_proj"}, s.first);
+        std::vector<at::Tensor>& xs = cache.at(sub.input_of());
+        Scale s;
+        if (hit) {
+          PTQ_CHECK(hit->scales.count(sub.name) && hit->ratios.contains(sub.name),
+                    "{}: AWQ search cache entry {} has no subset '{}'", cache_dir, key, sub.name);
+          s = {hit->scales.at(sub.name).to(ctx.inputs().front().device()), hit->ratios.at(sub.name).get<double>()};
+        } else {
+          s = search(ctx, sub, xs);
+          fresh.scales[sub.name] = s.first.cpu();
+          fresh.ratios[sub.name] = s.second;
+        }
+        fold_scale(block, sub, s.first);
+        for (auto& x : xs) x.div_(s.first.to(x.scalar_type()));
+        chosen[sub.name] = s.second;
+        if (opt_.save_scale)
+          for (const auto& l : sub.linears)
+            saved_scales_.emplace_back(fmt::format("model.layers.{}.{}", ctx.index(), l), s.first.cpu());
       }
       if (hit) {
         for (const auto& l : hit->losses) ctx.notes()["awq_search_losses"].push_back(l);
@@ -264,24 +208,22 @@ class Awq : public MethodWithOptions<AwqOptions> {
     std::map<std::string, ClipFactors> clips;
     if (opt_.weight_clip) {
       const bool sym = opt_.clip_sym.value_or(wspec.symmetric);
-      const std::map<std::string, std::string> input_of = {{"self_attn.v_proj", "self_attn.q_proj"},
-                                                           {"self_attn.o_proj", "self_attn.o_proj"},
-                                                           {"mlp.gate_proj", "mlp.gate_proj"},
-                                                           {"mlp.up_proj", "mlp.gate_proj"},
-                                                           {"mlp.down_proj", "mlp.down_proj"}};
-      // q and k are never clipped (their product feeds the attention scores; both references skip them).
-      for (auto& [name, l] : block->linears()) {
-        if (!input_of.count(name)) continue;
-        int64_t nonfinite = 0;
-        clips[name] = awq_clip_search(l->weight, cache.at(input_of.at(name)), wspec, ctx.scheme().act, sym,
-                                      cache.at(input_of.at(name)).front().size(1), &nonfinite);
-        if (nonfinite > 0)
-          ctx.event(name, "awq_clip_search_nonfinite", "clip ratio 1 (no clipping) for the affected ranges",
-                    {{"ranges", nonfinite}, {"of", clips[name].up.numel()}});
-        if (opt_.save_clip) {
-          const std::string key = fmt::format("model.layers.{}.{}", ctx.index(), name);
-          saved_clips_.emplace_back(key + ".up", clips[name].up.cpu());
-          if (clips[name].low.defined()) saved_clips_.emplace_back(key + ".low", clips[name].low.cpu());
+      // The attention-score linears (q, k) are never clipped: both references skip them.
+      for (const auto& sub : layout.subsets) {
+        const std::vector<at::Tensor>& xs = cache.at(sub.input_of());
+        for (const auto& name : sub.linears) {
+          if (std::count(layout.score_linears.begin(), layout.score_linears.end(), name)) continue;
+          int64_t nonfinite = 0;
+          clips[name] = awq_clip_search(block->linear(name)->weight, xs, wspec, ctx.scheme().act, sym,
+                                        xs.front().size(1), &nonfinite);
+          if (nonfinite > 0)
+            ctx.event(name, "awq_clip_search_nonfinite", "clip ratio 1 (no clipping) for the affected ranges",
+                      {{"ranges", nonfinite}, {"of", clips[name].up.numel()}});
+          if (opt_.save_clip) {
+            const std::string key = fmt::format("model.layers.{}.{}", ctx.index(), name);
+            saved_clips_.emplace_back(key + ".up", clips[name].up.cpu());
+            if (clips[name].low.defined()) saved_clips_.emplace_back(key + ".low", clips[name].low.cpu());
+          }
         }
       }
       nlohmann::json summary = nlohmann::json::object();
@@ -300,7 +242,7 @@ class Awq : public MethodWithOptions<AwqOptions> {
     for (auto& [name, l] : block->linears()) ctx.set_reference_weight(name, l->weight.clone());
     if (!opt_.quantize_weights) return;
 
-    // Deploy: every block linear fake-quantized (v1 clamps to the clipped range first, v2 quantizes with the factors).
+    // Deploy: every block linear quantized (v1 clamps to the clipped range first, v2 quantizes with the factors).
     for (auto& [name, l] : block->linears()) {
       std::optional<ClipFactors> clip;
       if (auto it = clips.find(name); it != clips.end()) {
@@ -310,22 +252,21 @@ class Awq : public MethodWithOptions<AwqOptions> {
           clip = it->second;
         }
       }
-      if (ctx.keep_codes()) {
-        QuantizedTensor q = quantize(l->weight, wspec, clip);
-        ctx.record(name, {q.codes.cpu(), q.scales.cpu(), q.zeros.cpu(), {}, {}, q.spec});
-      }
-      l->weight.copy_(fake_quantize(l->weight, wspec, clip));
+      ctx.quantize(name, clip);
     }
   }
 
  private:
   using Scale = std::pair<at::Tensor, double>;  // s [in] float32, and the chosen ratio
 
-  // The scale search: the best s for `layers` whose (shared) input is `xs`; `inspected` maps that input to the loss
-  // target.
-  Scale search(BlockContext& ctx, const std::vector<at::Tensor>& xs, std::vector<Linear> layers,
-               const std::vector<std::string>& names, const std::function<at::Tensor(const at::Tensor&)>& inspected,
-               const BatchedInspected& batched) {
+  // The scale search of one subset: the best s [in] for its linears, whose shared input is `xs` (per calibration
+  // batch [B, T, in]); the loss compares the subset's inspected module (model/block_layout.h).
+  Scale search(BlockContext& ctx, const BlockSubset& sub, const std::vector<at::Tensor>& xs) {
+    DecoderLayer& block = ctx.block();
+    const RopeTables& rope = ctx.rope();
+    std::vector<Linear> layers;
+    for (const auto& n : sub.linears) layers.push_back(block->linear(n));
+    const std::vector<std::string>& names = sub.linears;
     const QuantSpec& wspec = ctx.scheme().weight;
     const auto& act = ctx.scheme().act;
     int64_t total = 0;
@@ -335,7 +276,7 @@ class Awq : public MethodWithOptions<AwqOptions> {
       at::Tensor a = x.abs().to(at::kFloat).reshape({-1, x.size(-1)}).sum(0);
       abs_sum = abs_sum.defined() ? abs_sum + a : a;
       total += x.numel() / x.size(-1);
-      refs.push_back(inspected(x).to(at::kFloat));
+      refs.push_back(inspected_forward(block, sub, x, rope).to(at::kFloat));
     }
     const at::Tensor x_mean = abs_sum / static_cast<double>(total);
     at::Tensor w_mean;
@@ -390,7 +331,7 @@ class Awq : public MethodWithOptions<AwqOptions> {
         for (size_t c = 0; c < xs.size(); ++c) {
           at::Tensor x_in = xs[c].unsqueeze(0) / S.view({S.size(0), 1, 1, S.size(1)}).to(xs[c].scalar_type());
           if (act) x_in = fake_quantize(x_in, *act);
-          at::Tensor out = batched(x_in, wr).to(at::kFloat);
+          at::Tensor out = inspected_forward_with(block, sub, x_in, wr, rope).to(at::kFloat);
           acc += frac(xs[c]) * (out - refs[c].unsqueeze(0)).pow(2).mean({1, 2, 3}).to(at::kDouble);
         }
         const at::Tensor acc_host = acc.cpu();  // one copy per chunk of ratios
@@ -405,7 +346,8 @@ class Awq : public MethodWithOptions<AwqOptions> {
         for (size_t c = 0; c < xs.size(); ++c) {
           at::Tensor x_in = xs[c] / cand[k].to(xs[c].scalar_type());
           if (act) x_in = fake_quantize(x_in, *act);
-          l += frac(xs[c]) * (inspected(x_in).to(at::kFloat) - refs[c]).pow(2).mean().item<double>();
+          const at::Tensor out = inspected_forward(block, sub, x_in, rope).to(at::kFloat);
+          l += frac(xs[c]) * (out - refs[c]).pow(2).mean().item<double>();
         }
         loss[k] = l;
       }
@@ -428,28 +370,6 @@ class Awq : public MethodWithOptions<AwqOptions> {
       best_s = {at::ones_like(x_mean), std::numeric_limits<double>::quiet_NaN()};
     }
     return best_s;
-  }
-
-  // prev = norm weight [in]: ÷ s; layers' columns × s.
-  static void fold_into_norm(at::Tensor& norm_weight, const Scale& s, std::vector<Linear> layers) {
-    norm_weight.div_(s.first.to(norm_weight.scalar_type()));
-    for (auto& l : layers) l->weight.mul_(s.first.to(l->weight.scalar_type()));
-  }
-
-  // prev = a linear whose output rows feed the layers: rows (and bias) ÷ s; layers' columns × s.
-  static void fold_into_linear(Linear& prev, const Scale& s, std::vector<Linear> layers) {
-    prev->weight.div_(s.first.to(prev->weight.scalar_type()).unsqueeze(1));
-    if (prev->bias.defined()) prev->bias.div_(s.first.to(prev->bias.scalar_type()));
-    for (auto& l : layers) l->weight.mul_(s.first.to(l->weight.scalar_type()));
-  }
-
-  static void divide(std::vector<at::Tensor>& xs, const Scale& s) {
-    for (auto& x : xs) x.div_(s.first.to(x.scalar_type()));
-  }
-
-  void keep_scale(int64_t block, std::initializer_list<const char*> layers, const at::Tensor& s) {
-    if (!opt_.save_scale) return;
-    for (const char* l : layers) saved_scales_.emplace_back(fmt::format("model.layers.{}.{}", block, l), s.cpu());
   }
 
   std::vector<std::pair<std::string, at::Tensor>> saved_scales_, saved_clips_;

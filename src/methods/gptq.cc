@@ -1,8 +1,8 @@
 // GPTQ (Frantar et al. 2023; docs/methods/gptq.md) on the block-wise pipeline: per block, accumulate each Linear's
 // input Hessian, solve column by column with error compensation (methods/gptq_solver.h), write the dequantized Q into
-// the layer. true_sequential (LLMC's subset order {q,k,v} -> {o} -> {gate,up} -> {down}) recomputes the Hessians of
-// each subset with the earlier subsets already quantized. Linears that share an input (q/k/v, gate/up) share one
-// Hessian.
+// the layer. true_sequential (the block subsets of model/block_layout.h in order, LLMC's {q,k,v} -> {o} -> {gate,up} ->
+// {down} for Llama) recomputes the Hessians of each subset with the earlier subsets already quantized. The linears of a
+// subset share its input and so one Hessian.
 // Defaults follow the original GPTQ command line (act-order and static groups opt-in); LLMC's gptq_w_only.yml sets
 // actorder: True.
 //
@@ -23,15 +23,11 @@
 #include "core/fault_injection.h"
 #include "methods/gptq_solver.h"
 #include "methods/method.h"
+#include "model/block_layout.h"
 
 namespace ptq {
 
 namespace {
-
-struct Subset {
-  std::string observe;              // the linear whose input is accumulated
-  std::vector<std::string> solve;   // the linears solved with that Hessian
-};
 
 // The method's parameters (LLMC quant.special keys); GptqOptions (gptq_solver.h) is what the solver takes.
 struct GptqParams {
@@ -75,40 +71,39 @@ class Gptq : public MethodWithOptions<GptqParams> {
       : MethodWithOptions(p, t), solver_(solver_options(p)), true_sequential_(p.true_sequential) {}
 
   void apply_block(BlockContext& ctx) override {
-    const std::vector<Subset> seq = {{"self_attn.q_proj", {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"}},
-                                     {"self_attn.o_proj", {"self_attn.o_proj"}},
-                                     {"mlp.gate_proj", {"mlp.gate_proj", "mlp.up_proj"}},
-                                     {"mlp.down_proj", {"mlp.down_proj"}}};
+    const std::vector<BlockSubset>& subsets = block_layout(ctx.block()).subsets;
     if (true_sequential_) {
-      for (const auto& s : seq) solve(ctx, {s});
+      for (const auto& s : subsets) solve(ctx, {&s});
     } else {
-      solve(ctx, seq);  // one forward: every Hessian from the fp block
+      std::vector<const BlockSubset*> all;
+      for (const auto& s : subsets) all.push_back(&s);
+      solve(ctx, all);  // one forward: every Hessian from the fp block
     }
   }
 
  private:
-  void solve(BlockContext& ctx, const std::vector<Subset>& subsets) {
-    std::map<std::string, Linear> linears;
-    for (auto& [n, l] : ctx.block()->linears()) linears.emplace(n, l);
+  // One Hessian per subset (its linears share the input), then every linear of the subsets solved with it.
+  void solve(BlockContext& ctx, const std::vector<const BlockSubset*>& subsets) {
+    DecoderLayer& block = ctx.block();
     std::map<std::string, GptqHessian> h;
     std::vector<std::string> observed;
-    for (const auto& s : subsets) {
-      h.emplace(s.observe, GptqHessian(linears.at(s.observe)->weight.size(1), /*lower_only=*/!solver_.act_order));
-      observed.push_back(s.observe);
+    for (const BlockSubset* s : subsets) {
+      h.emplace(s->input_of(),
+                GptqHessian(block->linear(s->input_of())->weight.size(1), /*lower_only=*/!solver_.act_order));
+      observed.push_back(s->input_of());
     }
     ctx.forward_observing(observed, [&](const std::string& name, const at::Tensor& x) { h.at(name).add(x); });
     at::NoGradGuard no_grad;
-    for (const auto& s : subsets) {
-      at::Tensor H = h.at(s.observe).matrix();
+    for (const BlockSubset* s : subsets) {
+      at::Tensor H = h.at(s->input_of()).matrix();
       if (fault_injected("gptq_nan_hessian", ctx.index())) {
         H = H.clone();
         H[0][0] = std::numeric_limits<float>::quiet_NaN();
       }
       if (fault_injected("gptq_indefinite_hessian", ctx.index())) H = -H;
-      for (const auto& name : s.solve) {
-        Linear& l = linears.at(name);
-        GptqResult r = gptq_quantize(l->weight, H, ctx.scheme().weight, solver_);
-        l->weight.copy_(r.weight.to(l->weight.scalar_type()));
+      for (const auto& name : s->linears) {
+        GptqResult r = gptq_quantize(block->linear(name)->weight, H, ctx.scheme().weight, solver_);
+        ctx.set_quantized(name, r.weight, {r.codes, r.scales, r.zeros, r.g_idx, r.perm, ctx.scheme().weight});
         ctx.notes()[name] = {{"loss", r.loss}, {"damp", r.damp_used}, {"cholesky_retries", r.cholesky_retries},
                              {"dead_columns", r.dead_columns}};
         // Guards (file comment): a Cholesky that needed more damping, or a Hessian no damping could fix.
@@ -116,7 +111,7 @@ class Gptq : public MethodWithOptions<GptqParams> {
           ctx.notes()[name]["fallback"] = r.fallback;
           ctx.event(name, "gptq_hessian_unusable",
                     "rtn: round-to-nearest of the original weight, no error compensation",
-                    {{"reason", r.fallback_reason}, {"hessian_of", s.observe}});
+                    {{"reason", r.fallback_reason}, {"hessian_of", s->input_of()}});
         } else if (r.cholesky_retries > 0) {
           ctx.event(name, "gptq_cholesky_retry",
                     fmt::format("damping raised to {:.4g} x mean diag(H) after {} failed factorisation(s)",
@@ -124,9 +119,6 @@ class Gptq : public MethodWithOptions<GptqParams> {
                                 r.cholesky_retries),
                     {{"damp", r.damp_used}, {"retries", r.cholesky_retries}, {"percdamp", solver_.percdamp}});
         }
-        if (ctx.keep_codes())
-          ctx.record(name, {r.codes.cpu(), r.scales.cpu(), r.zeros.cpu(), r.g_idx.cpu(),
-                            r.perm.defined() ? r.perm.cpu() : at::Tensor(), ctx.scheme().weight});
       }
     }
   }

@@ -95,9 +95,7 @@ class Hqq : public MethodWithOptions<HqqOptions> {
         scales.push_back(scale.reshape({out, -1}));
         zeros.push_back(p.z.reshape({out, -1}));
       }
-      w.copy_(at::cat(deq, 1).to(w.scalar_type()));
-      if (ctx.keep_codes())
-        ctx.record(name, {at::cat(codes, 1).cpu(), at::cat(scales, 1).cpu(), at::cat(zeros, 1).cpu(), {}, {}, spec});
+      ctx.set_quantized(name, at::cat(deq, 1), {at::cat(codes, 1), at::cat(scales, 1), at::cat(zeros, 1), {}, {}, spec});
     }
   }
 

@@ -10,10 +10,12 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "core/fake_quant.h"
 #include "core/quant_spec.h"
 #include "methods/method_options.h"
 #include "model/layers.h"
@@ -56,8 +58,13 @@ class BlockContext {
   // the outputs are kept, see take_fp_outputs).
   void forward_observing(const std::vector<std::string>& names,
                          const std::function<void(const std::string&, const at::Tensor&)>& observe);
-  // Records the integer form of a linear (kept only when the run asked for codes, e.g. for export).
-  void record(const std::string& linear_name, QuantizedLinear q);
+  // The quantize step every method ends with: linear `name`'s weight ([out, in], block-relative name) quantized once
+  // on the scheme's weight grid (with `clip` factors when given), its codes recorded when the run keeps them (export),
+  // and the dequantized values written back into the weight (same dtype). Identical values with or without codes.
+  void quantize(const std::string& name, const std::optional<ClipFactors>& clip = {});
+  // For methods that compute the grid themselves (GPTQ, HQQ): writes `dequantized` ([out, in], any float dtype, the
+  // weight's device) into the weight and records `q` (moved to the CPU) when the run keeps codes.
+  void set_quantized(const std::string& name, const at::Tensor& dequantized, QuantizedLinear q);
   bool keep_codes() const { return keep_codes_; }
   std::map<std::string, QuantizedLinear>& recorded() { return recorded_; }
   // Methods that transform weights (AWQ's folded scales) name the fp weight each linear's error is measured against:

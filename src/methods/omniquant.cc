@@ -35,6 +35,7 @@
 #include <ATen/autocast_mode.h>
 #include <torch/optim/adamw.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -48,6 +49,7 @@
 #include "core/fake_quant_ste.h"
 #include "methods/awq_clip.h"
 #include "methods/method.h"
+#include "model/block_layout.h"
 #include "model/safetensors.h"
 
 namespace ptq {
@@ -160,15 +162,29 @@ at::Tensor clip_logit(const at::Tensor& r, double eps) {
 // The block's parameters the training rebuilds from at every step (float32 copies of the originals).
 struct BlockWeights {
   std::map<std::string, at::Tensor> w, b;  // by block-relative linear name; b undefined when the linear has no bias
-  at::Tensor norm1, norm2;
+  std::map<std::string, at::Tensor> norm;  // weights of the norms that feed subsets, by block-relative name
 };
 
+// The reference keys each LET pair by one projection (OmniQuant's `pairs`: q_proj -> qkv, o_proj -> out, up_proj ->
+// fc1, plus down_proj -> down): that linear's max|W| enters the init, and AWQ's saved scale is read under its name.
+// Per block subset (model/block_layout.h): the reference's name of the pair and which of the subset's linears that is.
+struct LetPair {
+  const char* name;
+  size_t weight_of;
+};
+const std::map<std::string, LetPair>& let_pairs() {
+  static const std::map<std::string, LetPair> m = {
+      {"qkv", {"qkv", 0}}, {"o", {"out", 0}}, {"gate_up", {"fc1", 1}}, {"down", {"down", 0}}};
+  return m;
+}
+
 struct LetScales {
-  at::Tensor qkv, out, fc1, down, qk;  // undefined when the pair is not transformed
+  std::vector<std::pair<const BlockSubset*, at::Tensor>> pairs;  // transformed subsets in block order, s [in]
+  at::Tensor qk;  // [heads, head_dim / 2], undefined when q/k are not transformed
   std::vector<at::Tensor> params() const {
     std::vector<at::Tensor> p;
-    for (const auto* t : {&qkv, &out, &fc1, &down, &qk})
-      if (t->defined()) p.push_back(*t);
+    for (const auto& [sub, t] : pairs) p.push_back(t);
+    if (qk.defined()) p.push_back(qk);
     return p;
   }
 };
@@ -197,6 +213,7 @@ class OmniQuant : public MethodWithOptions<OmniOptions> {
               scheme.name());
     const auto t0 = std::chrono::steady_clock::now();
     DecoderLayer& block = ctx.block();
+    const BlockLayout& layout = block_layout(block);
     auto& attn = block->self_attn;
     const RopeTables& rope = ctx.rope();
     const std::vector<at::Tensor>& xq = ctx.inputs();
@@ -210,11 +227,9 @@ class OmniQuant : public MethodWithOptions<OmniOptions> {
     {
       at::NoGradGuard no_grad;
       std::vector<Linear> hooked;
-      for (auto& [name, l] : block->linears()) {
-        if (name != "self_attn.q_proj" && name != "self_attn.o_proj" && name != "mlp.up_proj" &&
-            name != "mlp.down_proj")
-          continue;
-        l->input_observer = [&act_max, n = name](const at::Tensor& x) {
+      for (const auto& sub : layout.subsets) {  // one hook per subset input
+        Linear l = block->linear(sub.input_of());
+        l->input_observer = [&act_max, n = sub.input_of()](const at::Tensor& x) {
           at::Tensor m = x.abs().reshape({-1, x.size(-1)}).amax(0).to(at::kFloat);
           act_max[n] = act_max.count(n) ? at::maximum(act_max[n], m) : m;
         };
@@ -238,8 +253,9 @@ class OmniQuant : public MethodWithOptions<OmniOptions> {
     std::map<std::string, ClipFactors> init_ratio;
     std::set<std::string> no_lwc;
     if (opt_.lwc && opt_.search_clip_init) {
-      // LLMC: q_proj and k_proj get no LWC when it is initialised from AWQ's clips (they are never clipped there).
-      no_lwc = {"self_attn.q_proj", "self_attn.k_proj"};
+      // LLMC: the attention-score linears (q, k) get no LWC when it is initialised from AWQ's clips (AWQ never clips
+      // them).
+      no_lwc.insert(layout.score_linears.begin(), layout.score_linears.end());
       init_ratio = opt_.load_clip ? load_clips(ctx) : search_clips(ctx);
     }
     std::map<std::string, std::pair<at::Tensor, at::Tensor>> lwc;  // name -> (up, low) logits, float32
@@ -270,12 +286,11 @@ class OmniQuant : public MethodWithOptions<OmniOptions> {
 
     // LET scales.
     LetScales let;
-    const bool gqa = attn->v_proj->weight.size(0) != attn->o_proj->weight.size(1);
-    const bool qk_same = attn->q_proj->weight.sizes() == attn->k_proj->weight.sizes();
+    const Linear q = block->linear(layout.score_linears[0]), k = block->linear(layout.score_linears[1]);
     if (opt_.let) {
-      let = init_let(ctx, act_max, gqa);
-      if (qk_same) {
-        const auto fopt = at::TensorOptions().dtype(at::kFloat).device(attn->q_proj->weight.device());
+      let = init_let(ctx, act_max);
+      if (q->weight.sizes() == k->weight.sizes()) {
+        const auto fopt = at::TensorOptions().dtype(at::kFloat).device(q->weight.device());
         let.qk = at::ones({attn->num_heads, attn->head_dim / 2}, fopt);
       }
       for (auto& p : let.params()) p.set_requires_grad(true);
@@ -287,8 +302,8 @@ class OmniQuant : public MethodWithOptions<OmniOptions> {
       orig.w[name] = l->weight.detach().to(at::kFloat);
       if (l->bias.defined()) orig.b[name] = l->bias.detach().to(at::kFloat);
     }
-    orig.norm1 = block->input_layernorm->weight.detach().to(at::kFloat);
-    orig.norm2 = block->post_attention_layernorm->weight.detach().to(at::kFloat);
+    for (const auto& sub : layout.subsets)
+      if (sub.prev_is_norm) orig.norm[sub.prev] = prev_weight(block, sub).detach().to(at::kFloat);
 
     std::vector<torch::optim::OptimizerParamGroup> groups;
     if (!lwc_params.empty())
@@ -302,7 +317,7 @@ class OmniQuant : public MethodWithOptions<OmniOptions> {
     // One training forward over batch i with the current parameters; returns the loss (float32 scalar).
     auto step_loss = [&](size_t i) {
       SlotSwap swap;
-      BlockWeights cur = transformed(orig, let);
+      BlockWeights cur = transformed(orig, let, layout);
       for (auto& [name, l] : block->linears()) {
         at::Tensor w = cur.w.at(name);
         if (auto it = lwc.find(name); it != lwc.end()) w = fake_quantize_ste(w, wspec, it->second.first, it->second.second);
@@ -314,8 +329,8 @@ class OmniQuant : public MethodWithOptions<OmniOptions> {
                      return fake_quantize_ste(x, a);
                    }));
       }
-      swap.set(block->input_layernorm->weight, cur.norm1);
-      swap.set(block->post_attention_layernorm->weight, cur.norm2);
+      for (const auto& sub : layout.subsets)
+        if (sub.prev_is_norm) swap.set(prev_weight(block, sub), cur.norm.at(sub.prev));
       if (amp) {
         at::autocast::set_autocast_enabled(at::kCUDA, true);
         at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
@@ -437,13 +452,13 @@ class OmniQuant : public MethodWithOptions<OmniOptions> {
     // Deploy: fold LET into the weights, then fake-quantize every linear with its learned clipping.
     at::NoGradGuard no_grad;
     {
-      BlockWeights fin = transformed(orig, let);
+      BlockWeights fin = transformed(orig, let, layout);
       for (auto& [name, l] : block->linears()) {
         l->weight.copy_(fin.w.at(name));
         if (l->bias.defined()) l->bias.copy_(fin.b.at(name));
       }
-      block->input_layernorm->weight.copy_(fin.norm1);
-      block->post_attention_layernorm->weight.copy_(fin.norm2);
+      for (const auto& sub : layout.subsets)
+        if (sub.prev_is_norm) prev_weight(block, sub).copy_(fin.norm.at(sub.prev));
     }
     nlohmann::json clip_summary = nlohmann::json::object();
     for (auto& [name, l] : block->linears()) {
@@ -454,11 +469,7 @@ class OmniQuant : public MethodWithOptions<OmniOptions> {
                            it->second.second.defined() ? at::sigmoid(it->second.second.detach()) : at::Tensor()};
         clip_summary[name] = {{"up_mean", clip->up.mean().item<double>()}, {"up_min", clip->up.min().item<double>()}};
       }
-      if (ctx.keep_codes()) {
-        QuantizedTensor q = quantize(l->weight, wspec, clip);
-        ctx.record(name, {q.codes.cpu(), q.scales.cpu(), q.zeros.cpu(), {}, {}, q.spec});
-      }
-      l->weight.copy_(fake_quantize(l->weight, wspec, clip));
+      ctx.quantize(name, clip);
     }
     note["loss_init"] = loss_init;
     note["loss"] = epoch_loss;  // mean training loss of each epoch (parameters changing within it)
@@ -470,10 +481,7 @@ class OmniQuant : public MethodWithOptions<OmniOptions> {
       auto put = [&](const char* k, const at::Tensor& s) {
         if (s.defined()) ls[k] = {{"min", s.min().item<double>()}, {"max", s.max().item<double>()}};
       };
-      put("qkv", let.qkv);
-      put("out", let.out);
-      put("fc1", let.fc1);
-      put("down", let.down);
+      for (const auto& [sub, t] : let.pairs) put(let_pairs().at(sub->name).name, t);
       put("qk", let.qk);
       note["let_scale"] = ls;
     }
@@ -483,53 +491,40 @@ class OmniQuant : public MethodWithOptions<OmniOptions> {
   }
 
  private:
-  // The weights the block computes with under the LET scales `let` (float32; differentiable in the scales).
-  BlockWeights transformed(const BlockWeights& o, const LetScales& let) const {
+  // The weights the block computes with under the LET scales `let` (float32; differentiable in the scales): each
+  // pair folded as model/block_layout.h folds a scale (prev ÷ s, subset columns × s), then q rows ÷ s_qk, k rows × s_qk.
+  BlockWeights transformed(const BlockWeights& o, const LetScales& let, const BlockLayout& layout) const {
     BlockWeights c = o;
-    auto col = [&](const char* n, const at::Tensor& s) { c.w[n] = c.w[n] * s; };
-    auto row_div = [&](const char* n, const at::Tensor& s) {
+    auto col = [&](const std::string& n, const at::Tensor& s) { c.w[n] = c.w[n] * s; };
+    auto row_div = [&](const std::string& n, const at::Tensor& s) {
       c.w[n] = c.w[n] / s.unsqueeze(1);
       if (c.b.count(n)) c.b[n] = c.b[n] / s;
     };
-    auto row_mul = [&](const char* n, const at::Tensor& s) {
+    auto row_mul = [&](const std::string& n, const at::Tensor& s) {
       c.w[n] = c.w[n] * s.unsqueeze(1);
       if (c.b.count(n)) c.b[n] = c.b[n] * s;
     };
-    if (let.qkv.defined()) {
-      at::Tensor s = truncate_scale(let.qkv);
-      c.norm1 = c.norm1 / s;
-      for (const char* n : {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"}) col(n, s);
-    }
-    if (let.out.defined()) {
-      at::Tensor s = truncate_scale(let.out);
-      row_div("self_attn.v_proj", s);
-      col("self_attn.o_proj", s);
+    for (const auto& [sub, t] : let.pairs) {
+      at::Tensor s = truncate_scale(t);
+      if (sub->prev_is_norm) c.norm[sub->prev] = c.norm[sub->prev] / s;
+      else row_div(sub->prev, s);
+      for (const auto& n : sub->linears) col(n, s);
     }
     if (let.qk.defined()) {
       at::Tensor s = truncate_scale(let.qk);
       s = at::cat({s, s}, 1).reshape({-1});  // rotary pairs (j, j + d/2) share a scale: exact under RoPE
-      row_div("self_attn.q_proj", s);
-      row_mul("self_attn.k_proj", s);
-    }
-    if (let.fc1.defined()) {
-      at::Tensor s = truncate_scale(let.fc1);
-      c.norm2 = c.norm2 / s;
-      col("mlp.gate_proj", s);
-      col("mlp.up_proj", s);
-    }
-    if (let.down.defined()) {
-      at::Tensor s = truncate_scale(let.down);
-      row_div("mlp.up_proj", s);
-      col("mlp.down_proj", s);
+      row_div(layout.score_linears[0], s);
+      row_mul(layout.score_linears[1], s);
     }
     return c;
   }
 
-  // LET init: max(act^α / w^(1-α), 1e-5) per input channel, or AWQ's saved scales (search_scale_init).
-  LetScales init_let(BlockContext& ctx, const std::map<std::string, at::Tensor>& act_max, bool gqa) {
+  // LET init per pair: max(act^α / w^(1-α), 1e-5) per input channel, or AWQ's saved scales (search_scale_init). Pairs
+  // whose scale cannot be folded (v -> o under GQA) are not transformed; up -> down only with smooth_up_down.
+  LetScales init_let(BlockContext& ctx, const std::map<std::string, at::Tensor>& act_max) {
     DecoderLayer& block = ctx.block();
     LetScales s;
-    auto from_stats = [&](const char* act_of, const Linear& weight_of) {
+    auto from_stats = [&](const std::string& act_of, const Linear& weight_of) {
       at::Tensor w = weight_of->weight.detach().to(at::kFloat);
       at::Tensor wmax = (opt_.let_weight_max == "abs" ? w.abs() : w).amax(0).clamp_min(1e-5);
       return (act_max.at(act_of).pow(opt_.alpha) / wmax.pow(1 - opt_.alpha)).clamp_min(1e-5);
@@ -541,36 +536,34 @@ class OmniQuant : public MethodWithOptions<OmniOptions> {
                 f.path(), key);
       return f.load(key).to(at::kFloat).to(block->input_layernorm->weight.device());
     };
-    auto init = [&](const char* act_of, const Linear& weight_of, const std::string& awq_key) {
-      at::Tensor v = opt_.search_scale_init ? from_file(awq_key) : from_stats(act_of, weight_of);
+    for (const auto& sub : block_layout(block).subsets) {
+      if (!can_fold(block, sub) || (sub.name == "down" && !opt_.smooth_up_down)) continue;
+      const std::string& key = sub.linears.at(let_pairs().at(sub.name).weight_of);
+      const Linear weight_of = block->linear(key);
+      at::Tensor v = opt_.search_scale_init ? from_file(key) : from_stats(sub.input_of(), weight_of);
       PTQ_CHECK(v.dim() == 1 && v.size(0) == weight_of->weight.size(1),
-                "LET scale for {} has {} entries, the layer has {} input channels", awq_key, v.numel(),
+                "LET scale for {} has {} entries, the layer has {} input channels", key, v.numel(),
                 weight_of->weight.size(1));
-      return v.clone();
-    };
-    s.qkv = init("self_attn.q_proj", block->self_attn->q_proj, "self_attn.q_proj");
-    if (!gqa) s.out = init("self_attn.o_proj", block->self_attn->o_proj, "self_attn.o_proj");
-    s.fc1 = init("mlp.up_proj", block->mlp->up_proj, "mlp.up_proj");
-    if (opt_.smooth_up_down) s.down = init("mlp.down_proj", block->mlp->down_proj, "mlp.down_proj");
+      s.pairs.emplace_back(&sub, v.clone());
+    }
     return s;
   }
 
   // search_clip_init without load_clip (the w4a16 combination): AWQ's clip search on this block's inputs.
   std::map<std::string, ClipFactors> search_clips(BlockContext& ctx) {
+    const BlockLayout& layout = block_layout(ctx.block());
+    std::vector<std::string> entries;
+    for (const auto& sub : layout.subsets) entries.push_back(sub.input_of());
     std::map<std::string, std::vector<at::Tensor>> cache;
-    ctx.forward_observing({"self_attn.q_proj", "self_attn.o_proj", "mlp.gate_proj", "mlp.down_proj"},
-                          [&](const std::string& n, const at::Tensor& x) { cache[n].push_back(x.clone()); });
-    const std::map<std::string, std::string> input_of = {{"self_attn.v_proj", "self_attn.q_proj"},
-                                                         {"self_attn.o_proj", "self_attn.o_proj"},
-                                                         {"mlp.gate_proj", "mlp.gate_proj"},
-                                                         {"mlp.up_proj", "mlp.gate_proj"},
-                                                         {"mlp.down_proj", "mlp.down_proj"}};
+    ctx.forward_observing(entries, [&](const std::string& n, const at::Tensor& x) { cache[n].push_back(x.clone()); });
     std::map<std::string, ClipFactors> r;
-    for (auto& [name, l] : ctx.block()->linears()) {
-      if (!input_of.count(name)) continue;
-      const auto& xs = cache.at(input_of.at(name));
-      r[name] = awq_clip_search(l->weight, xs, ctx.scheme().weight, ctx.scheme().act, ctx.scheme().weight.symmetric,
-                                xs.front().size(1));
+    for (const auto& sub : layout.subsets) {
+      const auto& xs = cache.at(sub.input_of());
+      for (const auto& name : sub.linears) {
+        if (std::count(layout.score_linears.begin(), layout.score_linears.end(), name)) continue;
+        r[name] = awq_clip_search(ctx.block()->linear(name)->weight, xs, ctx.scheme().weight, ctx.scheme().act,
+                                  ctx.scheme().weight.symmetric, xs.front().size(1));
+      }
     }
     return r;
   }
@@ -578,10 +571,11 @@ class OmniQuant : public MethodWithOptions<OmniOptions> {
   // load_clip: the factors AWQ wrote with save_clip ("model.layers.<i>.<linear>.up" / ".low").
   std::map<std::string, ClipFactors> load_clips(BlockContext& ctx) {
     const SafetensorsFile& f = artifact(opt_.clip_path, "clips.safetensors", "awq_clips");
+    const std::vector<std::string>& score = block_layout(ctx.block()).score_linears;
     std::map<std::string, ClipFactors> r;
     const QuantSpec& wspec = ctx.scheme().weight;
     for (auto& [name, l] : ctx.block()->linears()) {
-      if (name == "self_attn.q_proj" || name == "self_attn.k_proj") continue;
+      if (std::count(score.begin(), score.end(), name)) continue;  // AWQ never clips them
       const std::string key = fmt::format("model.layers.{}.{}", ctx.index(), name);
       PTQ_CHECK(f.find(key + ".up") != nullptr, "{}: no clip factors '{}.up' for this block", f.path(), key);
       const auto shape = range_shape(wspec, l->weight.numel(), l->weight.size(1));

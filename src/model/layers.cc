@@ -4,6 +4,8 @@
 
 #include <cmath>
 
+#include "core/error.h"
+
 namespace ptq {
 
 LinearImpl::LinearImpl(int64_t in_features, int64_t out_features, bool has_bias) {
@@ -85,7 +87,7 @@ MlpImpl::MlpImpl(const ModelConfig& c) {
 
 at::Tensor MlpImpl::forward(const at::Tensor& x) { return down_proj(at::silu(gate_proj(x)) * up_proj(x)); }
 
-DecoderLayerImpl::DecoderLayerImpl(const ModelConfig& c) {
+DecoderLayerImpl::DecoderLayerImpl(const ModelConfig& c) : arch(c.arch) {
   input_layernorm = register_module("input_layernorm", RMSNorm(c.hidden_size, c.rms_norm_eps));
   self_attn = register_module("self_attn", Attention(c));
   post_attention_layernorm = register_module("post_attention_layernorm", RMSNorm(c.hidden_size, c.rms_norm_eps));
@@ -102,6 +104,13 @@ std::vector<std::pair<std::string, Linear>> DecoderLayerImpl::linears() const {
           {"self_attn.v_proj", self_attn->v_proj}, {"self_attn.o_proj", self_attn->o_proj},
           {"mlp.gate_proj", mlp->gate_proj},       {"mlp.up_proj", mlp->up_proj},
           {"mlp.down_proj", mlp->down_proj}};
+}
+
+Linear DecoderLayerImpl::linear(const std::string& name) const {
+  for (auto& [n, l] : linears())
+    if (n == name) return l;
+  PTQ_ASSERT(false, "decoder block has no linear '{}'", name);
+  return nullptr;
 }
 
 std::vector<at::Tensor*> DecoderLayerImpl::parameter_slots() const {

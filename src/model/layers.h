@@ -83,6 +83,10 @@ class DecoderLayerImpl : public torch::nn::Module {
   // weights): what a caller swaps to run the block with other values without copying them.
   std::vector<at::Tensor*> parameter_slots() const;
 
+  // The linear named `name` (block-relative, as linears() names it); an internal error for any other name.
+  Linear linear(const std::string& name) const;
+
+  Arch arch;  // which block layout (model/block_layout.h) describes this block
   RMSNorm input_layernorm{nullptr}, post_attention_layernorm{nullptr};
   Attention self_attn{nullptr};
   Mlp mlp{nullptr};

@@ -86,8 +86,27 @@ void BlockContext::forward_observing(const std::vector<std::string>& names,
   unhook();
 }
 
-void BlockContext::record(const std::string& linear_name, QuantizedLinear q) {
-  if (keep_codes_) recorded_[linear_name] = std::move(q);
+void BlockContext::quantize(const std::string& name, const std::optional<ClipFactors>& clip) {
+  at::NoGradGuard no_grad;
+  at::Tensor& w = block_->linear(name)->weight;
+  if (!keep_codes_) {
+    fake_quantize_(w, scheme_.weight, clip);
+    return;
+  }
+  // dequantize(quantize(w)) equals fake_quantize(w) bit for bit (core/fake_quant.h), so keeping codes costs one pass.
+  QuantizedTensor q = ptq::quantize(w, scheme_.weight, clip);
+  w.copy_(dequantize(q));
+  recorded_[name] = {q.codes.cpu(), q.scales.cpu(), q.zeros.cpu(), {}, {}, q.spec};
+}
+
+void BlockContext::set_quantized(const std::string& name, const at::Tensor& dequantized, QuantizedLinear q) {
+  at::NoGradGuard no_grad;
+  at::Tensor& w = block_->linear(name)->weight;
+  w.copy_(dequantized.to(w.scalar_type()));
+  if (!keep_codes_) return;
+  for (at::Tensor* t : {&q.codes, &q.scales, &q.zeros, &q.g_idx, &q.perm})
+    if (t->defined()) *t = t->cpu();
+  recorded_[name] = std::move(q);
 }
 
 }  // namespace ptq

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "store/db.h"
+#include "store/store.h"
 
 namespace ptq {
 

@@ -12,7 +12,7 @@
 #include "report/heatmap.h"
 #include "report/plot.h"
 #include "report/table.h"
-#include "store/db.h"
+#include "store/store.h"
 
 namespace ptq {
 

@@ -8,7 +8,7 @@
 #include <tuple>
 
 #include "core/error.h"
-#include "store/db.h"
+#include "store/store.h"
 
 namespace ptq {
 

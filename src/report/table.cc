@@ -9,7 +9,7 @@
 #include "core/error.h"
 #include "core/quant_spec.h"
 #include "report/escape.h"
-#include "store/db.h"
+#include "store/store.h"
 
 namespace ptq {
 

@@ -5,7 +5,7 @@
 
 #include "core/error.h"
 #include "data/eval_text.h"
-#include "store/db.h"
+#include "store/store.h"
 
 namespace ptq {
 
@@ -143,6 +143,17 @@ std::vector<BenchRun> bench_runs(Store& store, const std::string& program) {
     }
   }
   return out;
+}
+
+nlohmann::json to_json(const BenchRun& run) {
+  nlohmann::json results = nlohmann::json::array();
+  for (const BenchResult& r : run.results)
+    results.push_back({{"name", r.name}, {"aggregate", r.aggregate}, {"iterations", r.iterations},
+                       {"real_time", r.real_time}, {"cpu_time", r.cpu_time}, {"time_unit", r.time_unit},
+                       {"counters", r.counters}});
+  return {{"key", run.key},   {"program", run.program}, {"label", run.label},     {"device", run.device},
+          {"host", run.host}, {"date", run.date},       {"git_sha", run.git_sha}, {"threads", run.threads},
+          {"context", run.context}, {"results", results}};
 }
 
 }  // namespace ptq

@@ -47,4 +47,8 @@ bool record_bench_run(Store& store, const BenchRun& run);
 // Stored runs of `program` ("" = all), in import order, with their results.
 std::vector<BenchRun> bench_runs(Store& store, const std::string& program = "");
 
+// A run as JSON, every field by its name above and `results` as a list of objects (what `ptq bench-import --list
+// --json` prints, so report scripts read the store through ptq instead of its SQL schema).
+nlohmann::json to_json(const BenchRun& run);
+
 }  // namespace ptq

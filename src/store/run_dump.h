@@ -16,7 +16,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "store/db.h"
+#include "store/store.h"
 
 namespace ptq {
 

@@ -12,7 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "model/gguf_file.h"
-#include "store/db.h"
+#include "store/store.h"
 #include "support/gguf_writer.h"
 #include "support/test_data.h"
 

@@ -17,7 +17,7 @@
 #include "core/error.h"
 #include "experiment/cell_slices.h"
 #include "experiment/matrix.h"
-#include "store/db.h"
+#include "store/store.h"
 #include "support/errors.h"
 #include "support/test_data.h"
 

@@ -14,7 +14,7 @@
 
 #include "core/error.h"
 #include "experiment/matrix.h"
-#include "store/db.h"
+#include "store/store.h"
 #include "support/test_data.h"
 
 namespace ptq {

@@ -11,7 +11,7 @@
 #include <map>
 #include <set>
 
-#include "store/db.h"
+#include "store/store.h"
 #include "support/test_data.h"
 
 namespace ptq {

@@ -12,7 +12,7 @@
 #include "model/hf_checkpoint.h"
 #include "model/safetensors.h"
 #include "store/bench_import.h"
-#include "store/db.h"
+#include "store/store.h"
 #include "support/test_data.h"
 
 namespace ptq {
@@ -151,6 +151,22 @@ TEST(BenchImport, RealBenchmarkOutputIntoTheStore) {
   ASSERT_EQ(again.exit_code, 0) << again.err;
   EXPECT_EQ(test::last_json_line(again.out)["imported"].get<int>(), 0);
   EXPECT_EQ(test::last_json_line(again.out)["runs"].get<int>(), 1);
+  // --list --json: the stored runs with their results, as the report scripts read them.
+  const auto listed = run_ptq(fmt::format("bench-import --db {} --list --json", db));
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  const nlohmann::json stored = test::last_json_line(listed.out).at("stored");
+  ASSERT_EQ(stored.size(), 1u);
+  EXPECT_EQ(stored[0].at("program"), "bench_pack");
+  EXPECT_EQ(stored[0].at("label"), "t");
+  EXPECT_EQ(stored[0].at("threads"), 1);
+  ASSERT_EQ(stored[0].at("results").size(), 2u);
+  {
+    Store s(db);
+    const BenchResult first = bench_runs(s, "bench_pack").at(0).results.at(0);
+    EXPECT_EQ(stored[0]["results"][0].at("name"), first.name);
+    EXPECT_EQ(stored[0]["results"][0].at("real_time").get<double>(), first.real_time);
+    EXPECT_EQ(stored[0]["results"][0].at("counters"), first.counters);
+  }
 
   // Bad files: exit 2, the file named, nothing written (one bad file among good ones imports nothing).
   test::write_file(dir.file("trunc.json"), test::read_file(json).substr(0, 200));

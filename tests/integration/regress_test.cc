@@ -4,7 +4,7 @@
 
 #include <filesystem>
 
-#include "store/db.h"
+#include "store/store.h"
 #include "support/test_data.h"
 
 namespace ptq {

@@ -14,7 +14,7 @@
 #include <sstream>
 
 #include "report/table.h"
-#include "store/db.h"
+#include "store/store.h"
 #include "support/test_data.h"
 
 namespace ptq {

@@ -1,4 +1,4 @@
-// Concurrency of the results store (src/store/db.h: WAL, BEGIN IMMEDIATE, busy_timeout): several processes writing one
+// Concurrency of the results store (src/store/store.h: WAL, BEGIN IMMEDIATE, busy_timeout): several processes writing one
 // SQLite file at once, as several GPUs or job-array tasks running disjoint matrices into a shared store.
 //   1. Four `ptq run` processes, each a different matrix, started together on a store that does not exist yet (so they
 //      also race to create it and migrate its schema): every cell finished exactly once, no "database is locked",
@@ -15,7 +15,7 @@
 #include <set>
 #include <thread>
 
-#include "store/db.h"
+#include "store/store.h"
 #include "store/schema.h"
 #include "support/test_data.h"
 

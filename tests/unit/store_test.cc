@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "core/error.h"
-#include "store/db.h"
+#include "store/store.h"
 #include "store/run_dump.h"
 #include "store/schema.h"
 #include "support/errors.h"
