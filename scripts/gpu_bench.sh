@@ -8,7 +8,7 @@
 #      calibration tokens (LLMC's setting; OmniQuant 2 epochs, scaled to its 20 likewise), offload on (weights in
 #      pinned host memory, one block on the GPU), each run a `ptq run --json` record imported into the store
 #   4. ppl-eval throughput and the same methods on ptq's default model (results/models/default, carried along), w4g64
-#   5. results/gpu/report.md (scripts/tables/format_gpu_report.py)
+#   5. results/gpu/report.md (scripts/reports/format_gpu_report.py)
 # Usage (on the GPU machine, after scripts/build_cuda.sh): scripts/gpu_bench.sh [OUT_DIR (default results/gpu)]
 # Environment: PTQ_BUILD_DIR (build-cuda), PTQ_DATA_DIR (../shared/data when present, else deps/bundle/data),
 #   PTQ_GPU_DEVICE (cuda), PTQ_GPU_LAYERS (4), PTQ_GPU_MODEL_ARGS (ptq random-model size options; default
@@ -111,7 +111,7 @@ if [[ $SKIP != *,default,* ]]; then
 fi
 
 say "report"
-PTQ="$BIN" python3 scripts/tables/format_gpu_report.py "$OUT" "$DB" >"$OUT/report.md.tmp"
+PTQ="$BIN" python3 scripts/reports/format_gpu_report.py "$OUT" "$DB" >"$OUT/report.md.tmp"
 mv "$OUT/report.md.tmp" "$OUT/report.md"
 cat "$OUT/report.md"
 say "done: $OUT/report.md"

@@ -8,7 +8,7 @@
 #      process (shared calibration capture, fp baseline and step-1 cache) vs the same cells as separate processes,
 #      each with its own store and cache; the perplexities must agree
 #   4. peak host memory of quantizing (GPTQ w4g128) random Llama models of 4 and 32 layers of equal width
-#   5. results/perf/report.md (scripts/tables/format_perf_report.py): every figure, target and ratio
+#   5. results/perf/report.md (scripts/reports/format_perf_report.py): every figure, target and ratio
 # Usage: scripts/perf_report.sh [OUT_DIR (default results/perf)]
 # Environment: PTQ_BUILD_DIR (build), PTQ_DATA_DIR (../shared/data), PTQ_PERF_THREADS (LibTorch threads of the
 #   benchmarks, a list: default "1 2"), PTQ_PERF_MODEL (the matrix's model; default results/models/default, trained
@@ -131,7 +131,7 @@ m["loadavg_end"] = open("/proc/loadavg").read().split()[:3]
 json.dump(m, open(sys.argv[1], "w"), indent=1)
 PY
 say "report"
-PTQ="$BIN" python3 scripts/tables/format_perf_report.py "$OUT" "$DB" >"$OUT/report.md.tmp"
+PTQ="$BIN" python3 scripts/reports/format_perf_report.py "$OUT" "$DB" >"$OUT/report.md.tmp"
 mv "$OUT/report.md.tmp" "$OUT/report.md"
 cat "$OUT/report.md"
 say "done: $OUT/report.md"

@@ -7,7 +7,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "core/error.h"
-#include "report/output_file.h"
+#include "core/output_file.h"
 #include "report/plot.h"
 #include "report/table.h"
 

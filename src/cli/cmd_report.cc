@@ -7,8 +7,8 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "core/error.h"
+#include "core/output_file.h"
 #include "report/html_report.h"
-#include "report/output_file.h"
 
 namespace ptq::cli {
 

@@ -11,6 +11,7 @@
 #include "cli/commands.h"
 #include "core/did_you_mean.h"
 #include "core/error.h"
+#include "export/quantized_checkpoint.h"
 
 namespace {
 
@@ -45,6 +46,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   const bool verbose = std::getenv("PTQ_VERBOSE") != nullptr;
+  ptq::register_quantized_checkpoint_reader();  // every command opens real-quant exports like any checkpoint
   try {
     return cmd->run(std::vector<std::string>(argv + 2, argv + argc));
   } catch (const ptq::Error& e) {

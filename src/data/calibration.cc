@@ -11,6 +11,7 @@
 
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/sha256.h"
 #include "data/eval_text.h"
 #include "data/line_reader.h"
 #include "data/utf8_check.h"

@@ -59,7 +59,4 @@ EvalText load_eval_text(const std::string& dataset, const EvalTextOptions& opt =
 // The WikiText-2 rows rebuilt from the raw layout (each row a line; a line " \n" is an empty row), joined with "\n\n".
 std::string wikitext_raw_to_gptq_join(std::string_view raw);
 
-// sha256 of bytes, lowercase hex.
-std::string sha256_hex(std::string_view bytes);
-
 }  // namespace ptq

@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "core/progress.h"
+#include "core/sha256.h"
 #include "eval/sampled_windows.h"
 
 namespace ptq {

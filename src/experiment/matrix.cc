@@ -15,7 +15,7 @@
 
 #include "core/did_you_mean.h"
 #include "core/error.h"
-#include "data/eval_text.h"
+#include "core/sha256.h"
 #include "experiment/cell_estimate.h"
 #include "experiment/input_check.h"
 #include "experiment/staged_run.h"
@@ -64,8 +64,22 @@ std::string resolve_base(const std::string& base, const std::string& matrix_file
 struct AxisValue {
   std::string name;
   std::vector<std::pair<std::string, YAML::Node>> set;
-  std::string where;  // "axes.bits[1]"
+  std::string where;      // "axes.bits[1]"
+  std::string base;       // resolved path of the value's own base configuration, or empty
+  YAML::Node base_node;   // its parsed YAML
 };
+
+// A run configuration file as YAML; `where` names the key that gave it.
+YAML::Node load_base(const std::string& path, const std::string& where) {
+  YAML::Node node;
+  try {
+    node = YAML::LoadFile(path);
+  } catch (const YAML::Exception& e) {
+    PTQ_FAIL("{}: {}: not valid YAML: {}", where, path, e.what());
+  }
+  PTQ_CHECK(node.IsMap(), "{}: {}: a run configuration must be a mapping of sections", where, path);
+  return node;
+}
 
 std::string fmt_seconds(double s) {
   if (s < 60) return fmt::format("{:.1f}s", s);
@@ -202,8 +216,8 @@ Matrix parse_matrix_node(const YAML::Node& root, const std::string& file, const 
       PTQ_CHECK(v.IsMap(), "{}: must be a mapping {{name, set}}", vw);
       for (const auto& e : v) {
         const std::string k = e.first.as<std::string>();
-        PTQ_CHECK(k == "name" || k == "set", "{}.{}: unknown key (known: name, set){}", vw, k,
-                  did_you_mean(k, {"name", "set"}));
+        PTQ_CHECK(k == "name" || k == "set" || k == "base", "{}.{}: unknown key (known: name, set, base){}", vw, k,
+                  did_you_mean(k, {"name", "set", "base"}));
       }
       AxisValue av;
       av.name = scalar_string(v["name"], vw + ".name");
@@ -213,6 +227,10 @@ Matrix parse_matrix_node(const YAML::Node& root, const std::string& file, const 
         PTQ_CHECK(o.name != av.name, "{}.name: duplicate name '{}' in axis '{}'", vw, av.name, axis);
       av.set = read_set(v["set"], vw + ".set");
       av.where = vw.substr(file.size() + 2);
+      if (v["base"]) {
+        av.base = resolve_base(scalar_string(v["base"], vw + ".base"), file, vw + ".base");
+        av.base_node = load_base(av.base, vw + ".base");
+      }
       values.push_back(std::move(av));
     }
     axes.push_back(std::move(values));
@@ -252,13 +270,7 @@ Matrix parse_matrix_node(const YAML::Node& root, const std::string& file, const 
     }
   }
 
-  YAML::Node base;
-  try {
-    base = YAML::LoadFile(m.base);
-  } catch (const YAML::Exception& e) {
-    PTQ_FAIL("{}: base: {}: not valid YAML: {}", file, m.base, e.what());
-  }
-  PTQ_CHECK(base.IsMap(), "{}: base: {}: a run configuration must be a mapping of sections", file, m.base);
+  const YAML::Node base = load_base(m.base, file + ": base");
 
   // The product, last axis fastest.
   std::vector<size_t> idx(axes.size(), 0);
@@ -275,7 +287,16 @@ Matrix parse_matrix_node(const YAML::Node& root, const std::string& file, const 
     });
     if (!excluded) {
       for (const auto& [axis, name] : cell.values) cell.label += (cell.label.empty() ? "" : ",") + axis + "=" + name;
-      YAML::Node node = yaml_deep_copy(base);
+      // The base: the matrix's, or the one axis value of this cell that names its own (a method's LLMC file).
+      const AxisValue* own_base = nullptr;
+      for (size_t a = 0; a < axes.size(); ++a) {
+        const AxisValue& v = axes[a][idx[a]];
+        if (v.base.empty()) continue;
+        PTQ_CHECK(own_base == nullptr, "{}: cell {}: {} and {} both give a base; at most one value of a cell may",
+                  file, cell.label, own_base ? own_base->where : "", v.where);
+        own_base = &v;
+      }
+      YAML::Node node = yaml_deep_copy(own_base ? own_base->base_node : base);
       for (const auto& [path, value] : common) set_yaml_path(node, path, value, file + ": set");
       for (size_t a = 0; a < axes.size(); ++a) {
         const AxisValue& v = axes[a][idx[a]];

@@ -10,13 +10,16 @@
 //     method:                      # an axis: a non-empty list of named override sets
 //       - {name: rtn,          set: {quant.method: RTN, quant.special: {}}}
 //       - {name: awq_academic, set: {quant.method: Awq, quant.special.clip_sym: true}}
+//       - {name: gptq, base: configs/quantization/methods/GPTQ/gptq_w_only.yml}
+//                                  # optional: the value's own base replaces the matrix's in its cells (at most
+//                                  # one value of a cell may give one), so a method axis can use LLMC's files as is
 //     seed:
 //       - {name: s0, set: {calib.seed: 0}}
 //   exclude: [{method: rtn, seed: s1}]   # optional: a cell matching every axis=name given in one entry is dropped
 //
 // Overrides: each key of a `set` map is a dotted key path and its value is YAML (a map value replaces the node),
-// exactly as `--set key.path=value` (apply_override). A cell's configuration is base + top-level set + each axis
-// value's set in axis order. Every cell is parsed and validated (parse_run_config) when the matrix is loaded, before
+// exactly as `--set key.path=value` (apply_override). A cell's configuration is base (the matrix's, or the cell's
+// axis value's) + top-level set + each axis value's set in axis order. Every cell is parsed and validated (parse_run_config) when the matrix is loaded, before
 // anything runs; errors name the matrix file and the key path ("m.yaml: axes.bits[1].set: ...").
 //
 // Run key: sha256 of the matrix name, a newline and the canonical resolved configuration JSON (RunConfig::to_json()

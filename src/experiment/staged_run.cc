@@ -10,7 +10,7 @@
 #include "core/atomic_file.h"
 #include "core/build_info.h"
 #include "core/error.h"
-#include "data/eval_text.h"
+#include "core/sha256.h"
 
 namespace ptq {
 

@@ -176,4 +176,11 @@ std::unique_ptr<Tokenizer> QuantizedCheckpoint::tokenizer() const {
   return nullptr;
 }
 
+void register_quantized_checkpoint_reader() {
+  register_directory_reader({"real-quant export", &QuantizedCheckpoint::is_quantized_dir,
+                             [](const std::string& dir) -> std::unique_ptr<Checkpoint> {
+                               return QuantizedCheckpoint::open(dir);
+                             }});
+}
+
 }  // namespace ptq

@@ -68,4 +68,8 @@ class QuantizedCheckpoint : public Checkpoint {
   std::map<std::string, std::pair<int64_t, int64_t>> shapes_;  // quantized module -> [N, K]
 };
 
+// Registers QuantizedCheckpoint with model/'s open_checkpoint (a DirectoryReader), so every loader opens real-quant
+// exports dequantized. Called once at start-up by the programs (cli/main.cc, the test main); idempotent.
+void register_quantized_checkpoint_reader();
+
 }  // namespace ptq

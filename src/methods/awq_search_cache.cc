@@ -6,7 +6,7 @@
 
 #include "core/build_info.h"
 #include "core/error.h"
-#include "data/eval_text.h"
+#include "core/sha256.h"
 #include "model/safetensors.h"
 
 namespace ptq {

@@ -95,7 +95,8 @@ class Hqq : public MethodWithOptions<HqqOptions> {
         scales.push_back(scale.reshape({out, -1}));
         zeros.push_back(p.z.reshape({out, -1}));
       }
-      ctx.set_quantized(name, at::cat(deq, 1), {at::cat(codes, 1), at::cat(scales, 1), at::cat(zeros, 1), {}, {}, spec});
+      ctx.set_quantized(name, at::cat(deq, 1),
+                        {at::cat(codes, 1), at::cat(scales, 1), at::cat(zeros, 1), {}, {}, spec});
     }
   }
 

@@ -200,18 +200,67 @@ class OmniQuant : public MethodWithOptions<OmniOptions> {
     return j;
   }
 
+  // Per block: init (fp targets, LWC and LET parameters), train (AdamW epochs, stop on a non-finite loss), guard
+  // (no deployment of a diverged block) and deploy (fold LET, quantize with the learned clips).
   void apply_block(BlockContext& ctx) override {
-    const QuantScheme& scheme = ctx.scheme();
-    const QuantSpec& wspec = scheme.weight;
-    PTQ_CHECK(!opt_.clip_sym || *opt_.clip_sym == wspec.symmetric,
+    check_scheme(ctx.scheme());
+    BlockState st = init(ctx);
+    train(ctx, st);
+    guard(ctx, st);
+    deploy(ctx, st);
+  }
+
+ private:
+  // What one block's four steps share.
+  struct BlockState {
+    std::chrono::steady_clock::time_point t0 = std::chrono::steady_clock::now();
+    std::vector<at::Tensor> targets;      // float32 [B, T, hidden] per batch: the fp block's output on the fp path
+    std::vector<at::Tensor> aug_targets;  // float32, the fp block on the quantized path (aug_loss only)
+    std::map<std::string, std::pair<at::Tensor, at::Tensor>> lwc;  // name -> (up, low) logits, float32
+    std::vector<at::Tensor> lwc_params, let_params;
+    LetScales let;
+    BlockWeights orig;  // float32 copies of the weights the training rebuilds from
+    bool amp = false;
+    nlohmann::json note = nlohmann::json::object();
+    std::vector<double> epoch_loss;  // mean training loss of each epoch (parameters changing within it)
+    double loss_init = 0, loss_final = 0;
+    double best_loss = std::numeric_limits<double>::infinity();
+    std::vector<at::Tensor> initial, best;  // parameter snapshots: before training, end of the best epoch
+    bool trainable = false;
+
+    std::vector<at::Tensor> params() const {
+      std::vector<at::Tensor> all = lwc_params;
+      all.insert(all.end(), let_params.begin(), let_params.end());
+      return all;
+    }
+    std::vector<at::Tensor> snapshot() const {
+      std::vector<at::Tensor> s;
+      for (auto& p : params()) s.push_back(p.detach().clone());
+      return s;
+    }
+    void restore(const std::vector<at::Tensor>& from) {
+      at::NoGradGuard no_grad;
+      auto all = params();
+      for (size_t k = 0; k < all.size(); ++k) all[k].copy_(from[k]);
+    }
+  };
+
+  void check_scheme(const QuantScheme& scheme) const {
+    PTQ_CHECK(!opt_.clip_sym || *opt_.clip_sym == scheme.weight.symmetric,
               "omniquant: clip_sym: {} differs from weight.symmetric: {}; LWC's clipping follows the quantizer's grid "
               "(sym: one factor on absmax, asym: one per end), so the AWQ clip ratios it starts from must too",
-              *opt_.clip_sym, wspec.symmetric);
+              *opt_.clip_sym, scheme.weight.symmetric);
     PTQ_CHECK(!opt_.let || scheme.act,
               "omniquant: let: True is for weight-activation schemes (w8a8, w4a4, ...); scheme {} quantizes weights "
               "only (every weight-only reference config sets let: False)",
               scheme.name());
-    const auto t0 = std::chrono::steady_clock::now();
+  }
+
+  // init: the fp targets and the per-channel input maxima LET's init needs (one pass over the fp path, no
+  // gradients), the LWC logits (AWQ's clips or lwc_init), the LET scales and the original weights.
+  BlockState init(BlockContext& ctx) {
+    BlockState st;
+    const QuantSpec& wspec = ctx.scheme().weight;
     DecoderLayer& block = ctx.block();
     const BlockLayout& layout = block_layout(block);
     auto& attn = block->self_attn;
@@ -221,9 +270,7 @@ class OmniQuant : public MethodWithOptions<OmniOptions> {
     const std::vector<at::Tensor> xfp = fp_inputs_.empty() ? xq : fp_inputs_;
     PTQ_ASSERT(xfp.size() == xq.size(), "omniquant: fp path has {} batches, quantized path {}", xfp.size(), xq.size());
 
-    // fp targets and the per-channel input maxima LET's init needs (one pass over the fp path, no gradients).
     std::map<std::string, at::Tensor> act_max;
-    std::vector<at::Tensor> targets, aug_targets;
     {
       at::NoGradGuard no_grad;
       std::vector<Linear> hooked;
@@ -236,17 +283,17 @@ class OmniQuant : public MethodWithOptions<OmniOptions> {
         hooked.push_back(l);
       }
       try {
-        for (const auto& x : xfp) targets.push_back(block->forward(x, rope));
+        for (const auto& x : xfp) st.targets.push_back(block->forward(x, rope));
       } catch (...) {
         for (auto& l : hooked) l->input_observer = nullptr;
         throw;
       }
       for (auto& l : hooked) l->input_observer = nullptr;
       if (opt_.aug_loss)
-        for (const auto& x : xq) aug_targets.push_back(block->forward(x, rope).to(at::kFloat));
+        for (const auto& x : xq) st.aug_targets.push_back(block->forward(x, rope).to(at::kFloat));
     }
-    fp_inputs_ = targets;  // the next block's fp-path input
-    for (auto& t : targets) t = t.to(at::kFloat);
+    fp_inputs_ = st.targets;  // the next block's fp-path input
+    for (auto& t : st.targets) t = t.to(at::kFloat);
 
     // LWC: initial clip ratios (AWQ search or loaded), linears without LWC.
     const bool sym = wspec.symmetric;
@@ -258,8 +305,6 @@ class OmniQuant : public MethodWithOptions<OmniOptions> {
       no_lwc.insert(layout.score_linears.begin(), layout.score_linears.end());
       init_ratio = opt_.load_clip ? load_clips(ctx) : search_clips(ctx);
     }
-    std::map<std::string, std::pair<at::Tensor, at::Tensor>> lwc;  // name -> (up, low) logits, float32
-    std::vector<at::Tensor> lwc_params;
     if (opt_.lwc) {
       for (auto& [name, l] : block->linears()) {
         if (no_lwc.count(name)) continue;
@@ -268,119 +313,115 @@ class OmniQuant : public MethodWithOptions<OmniOptions> {
         at::Tensor up, low;
         if (auto it = init_ratio.find(name); it != init_ratio.end()) {
           up = clip_logit(it->second.up.to(fopt).reshape(shape), opt_.clip_init_eps);
-          if (!sym) low = clip_logit((it->second.low.defined() ? it->second.low : it->second.up).to(fopt).reshape(shape),
-                                     opt_.clip_init_eps);
+          const at::Tensor& low_ratio = it->second.low.defined() ? it->second.low : it->second.up;
+          if (!sym) low = clip_logit(low_ratio.to(fopt).reshape(shape), opt_.clip_init_eps);
         } else {
           up = at::full(shape, opt_.lwc_init, fopt);
           if (!sym) low = at::full(shape, opt_.lwc_init, fopt);
         }
         up.set_requires_grad(true);
-        lwc_params.push_back(up);
+        st.lwc_params.push_back(up);
         if (low.defined()) {
           low.set_requires_grad(true);
-          lwc_params.push_back(low);
+          st.lwc_params.push_back(low);
         }
-        lwc[name] = {up, low};
+        st.lwc[name] = {up, low};
       }
     }
 
     // LET scales.
-    LetScales let;
     const Linear q = block->linear(layout.score_linears[0]), k = block->linear(layout.score_linears[1]);
     if (opt_.let) {
-      let = init_let(ctx, act_max);
+      st.let = init_let(ctx, act_max);
       if (q->weight.sizes() == k->weight.sizes()) {
         const auto fopt = at::TensorOptions().dtype(at::kFloat).device(q->weight.device());
-        let.qk = at::ones({attn->num_heads, attn->head_dim / 2}, fopt);
+        st.let.qk = at::ones({attn->num_heads, attn->head_dim / 2}, fopt);
       }
-      for (auto& p : let.params()) p.set_requires_grad(true);
+      for (auto& p : st.let.params()) p.set_requires_grad(true);
     }
-    const std::vector<at::Tensor> let_params = let.params();
+    st.let_params = st.let.params();
 
-    BlockWeights orig;
     for (auto& [name, l] : block->linears()) {
-      orig.w[name] = l->weight.detach().to(at::kFloat);
-      if (l->bias.defined()) orig.b[name] = l->bias.detach().to(at::kFloat);
+      st.orig.w[name] = l->weight.detach().to(at::kFloat);
+      if (l->bias.defined()) st.orig.b[name] = l->bias.detach().to(at::kFloat);
     }
     for (const auto& sub : layout.subsets)
-      if (sub.prev_is_norm) orig.norm[sub.prev] = prev_weight(block, sub).detach().to(at::kFloat);
+      if (sub.prev_is_norm) st.orig.norm[sub.prev] = prev_weight(block, sub).detach().to(at::kFloat);
+    st.amp = !opt_.deactive_amp && xq.front().is_cuda();
+    return st;
+  }
 
+  // One training forward over batch i with the current parameters; returns the loss (float32 scalar).
+  at::Tensor step_loss(BlockContext& ctx, const BlockState& st, size_t i) const {
+    const QuantScheme& scheme = ctx.scheme();
+    DecoderLayer& block = ctx.block();
+    const BlockLayout& layout = block_layout(block);
+    SlotSwap swap;
+    BlockWeights cur = transformed(st.orig, st.let, layout);
+    for (auto& [name, l] : block->linears()) {
+      at::Tensor w = cur.w.at(name);
+      if (auto it = st.lwc.find(name); it != st.lwc.end())
+        w = fake_quantize_ste(w, scheme.weight, it->second.first, it->second.second);
+      else w = fake_quantize_ste(w, scheme.weight);
+      swap.set(l->weight, w);
+      if (l->bias.defined()) swap.set(l->bias, cur.b.at(name));
+      if (scheme.act)
+        swap.set(l->input_transform, SlotSwap::Transform([a = *scheme.act](const at::Tensor& x) {
+                   return fake_quantize_ste(x, a);
+                 }));
+    }
+    for (const auto& sub : layout.subsets)
+      if (sub.prev_is_norm) swap.set(prev_weight(block, sub), cur.norm.at(sub.prev));
+    if (st.amp) {
+      at::autocast::set_autocast_enabled(at::kCUDA, true);
+      at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
+    }
+    at::Tensor out;
+    try {
+      out = block->forward(ctx.inputs()[i].to(at::kFloat), ctx.rope()).to(at::kFloat);
+    } catch (...) {
+      if (st.amp) at::autocast::set_autocast_enabled(at::kCUDA, false);
+      throw;
+    }
+    if (st.amp) {
+      at::autocast::set_autocast_enabled(at::kCUDA, false);
+      at::autocast::clear_cache();
+    }
+    at::Tensor loss = at::mse_loss(out, st.targets[i]);
+    if (opt_.aug_loss) loss = loss + at::mse_loss(out, st.aug_targets[i]);
+    return loss;
+  }
+
+  // Mean loss over the batches with the current parameters: the per-batch losses stay on the device and come back in
+  // one copy (one synchronisation per pass instead of one per batch), summed in double on the host in batch order.
+  double mean_loss(BlockContext& ctx, const BlockState& st) const {
+    at::NoGradGuard no_grad;
+    std::vector<at::Tensor> ls;
+    const size_t n = ctx.inputs().size();
+    for (size_t i = 0; i < n; ++i) ls.push_back(step_loss(ctx, st, i));
+    double sum = 0;
+    for (double v : host_values(ls)) sum += v;
+    return sum / static_cast<double>(n);
+  }
+
+  // train: AdamW, one step per calibration batch, `epochs` passes; keeps the parameters of the epoch with the lowest
+  // mean loss and stops at a non-finite loss, falling back to them (decision #15).
+  void train(BlockContext& ctx, BlockState& st) const {
     std::vector<torch::optim::OptimizerParamGroup> groups;
-    if (!lwc_params.empty())
-      groups.emplace_back(lwc_params, std::make_unique<torch::optim::AdamWOptions>(
-                                          torch::optim::AdamWOptions(opt_.lwc_lr).weight_decay(opt_.wd)));
-    if (!let_params.empty())
-      groups.emplace_back(let_params, std::make_unique<torch::optim::AdamWOptions>(
-                                          torch::optim::AdamWOptions(opt_.let_lr).weight_decay(opt_.wd)));
-
-    const bool amp = !opt_.deactive_amp && xq.front().is_cuda();
-    // One training forward over batch i with the current parameters; returns the loss (float32 scalar).
-    auto step_loss = [&](size_t i) {
-      SlotSwap swap;
-      BlockWeights cur = transformed(orig, let, layout);
-      for (auto& [name, l] : block->linears()) {
-        at::Tensor w = cur.w.at(name);
-        if (auto it = lwc.find(name); it != lwc.end()) w = fake_quantize_ste(w, wspec, it->second.first, it->second.second);
-        else w = fake_quantize_ste(w, wspec);
-        swap.set(l->weight, w);
-        if (l->bias.defined()) swap.set(l->bias, cur.b.at(name));
-        if (scheme.act)
-          swap.set(l->input_transform, SlotSwap::Transform([a = *scheme.act](const at::Tensor& x) {
-                     return fake_quantize_ste(x, a);
-                   }));
-      }
-      for (const auto& sub : layout.subsets)
-        if (sub.prev_is_norm) swap.set(prev_weight(block, sub), cur.norm.at(sub.prev));
-      if (amp) {
-        at::autocast::set_autocast_enabled(at::kCUDA, true);
-        at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
-      }
-      at::Tensor out;
-      try {
-        out = block->forward(xq[i].to(at::kFloat), rope).to(at::kFloat);
-      } catch (...) {
-        if (amp) at::autocast::set_autocast_enabled(at::kCUDA, false);
-        throw;
-      }
-      if (amp) {
-        at::autocast::set_autocast_enabled(at::kCUDA, false);
-        at::autocast::clear_cache();
-      }
-      at::Tensor loss = at::mse_loss(out, targets[i]);
-      if (opt_.aug_loss) loss = loss + at::mse_loss(out, aug_targets[i]);
-      return loss;
-    };
-
-    nlohmann::json note = nlohmann::json::object();
-    std::vector<double> epoch_loss;
-    // Mean loss over the batches with the current parameters: the per-batch losses stay on the device and come back
-    // in one copy (one synchronisation per pass instead of one per batch), summed in double on the host in batch
-    // order, as before.
-    auto mean_loss = [&] {
-      at::NoGradGuard no_grad;
-      std::vector<at::Tensor> ls;
-      for (size_t i = 0; i < xq.size(); ++i) ls.push_back(step_loss(i));
-      double sum = 0;
-      for (double v : host_values(ls)) sum += v;
-      return sum / static_cast<double>(xq.size());
-    };
-    const double loss_init = mean_loss();
-    const bool trainable = !groups.empty() && opt_.epochs > 0;
-    std::vector<at::Tensor> all = lwc_params;
-    all.insert(all.end(), let_params.begin(), let_params.end());
-    auto snapshot = [&] {
-      std::vector<at::Tensor> s;
-      for (auto& p : all) s.push_back(p.detach().clone());
-      return s;
-    };
-    auto restore = [&](const std::vector<at::Tensor>& from) {
-      at::NoGradGuard no_grad;
-      for (size_t k = 0; k < all.size(); ++k) all[k].copy_(from[k]);
-    };
-    const std::vector<at::Tensor> initial = trainable ? snapshot() : std::vector<at::Tensor>();
-    std::vector<at::Tensor> best = initial;
-    double best_loss = std::numeric_limits<double>::infinity();
-    if (trainable) {
+    if (!st.lwc_params.empty())
+      groups.emplace_back(st.lwc_params, std::make_unique<torch::optim::AdamWOptions>(
+                                             torch::optim::AdamWOptions(opt_.lwc_lr).weight_decay(opt_.wd)));
+    if (!st.let_params.empty())
+      groups.emplace_back(st.let_params, std::make_unique<torch::optim::AdamWOptions>(
+                                             torch::optim::AdamWOptions(opt_.let_lr).weight_decay(opt_.wd)));
+    st.loss_init = mean_loss(ctx, st);
+    st.loss_final = st.loss_init;
+    st.trainable = !groups.empty() && opt_.epochs > 0;
+    if (!st.trainable) return;
+    st.initial = st.snapshot();
+    st.best = st.initial;
+    const size_t n = ctx.inputs().size();
+    {
       at::AutoGradMode grad(true);
       torch::optim::AdamW optim(std::move(groups), torch::optim::AdamWOptions(opt_.lwc_lr).weight_decay(opt_.wd));
       for (int64_t e = 0; e < opt_.epochs; ++e) {
@@ -389,8 +430,8 @@ class OmniQuant : public MethodWithOptions<OmniOptions> {
         // which changes nothing deployed, because that epoch is discarded and the parameters restored (below) to
         // the same fallback as when training stopped at the bad step.
         std::vector<at::Tensor> ls;
-        for (size_t i = 0; i < xq.size(); ++i) {
-          at::Tensor loss = step_loss(i);
+        for (size_t i = 0; i < n; ++i) {
+          at::Tensor loss = step_loss(ctx, st, i);
           optim.zero_grad();
           loss.backward();
           optim.step();
@@ -401,58 +442,62 @@ class OmniQuant : public MethodWithOptions<OmniOptions> {
         bool finite = true;
         for (size_t i = 0; i < vs.size() && finite; ++i) {
           if (!std::isfinite(vs[i])) {
-            note["nan_stop"] = {{"epoch", e + 1}, {"batch", i}, {"loss", std::isnan(vs[i]) ? "nan" : "inf"}};
+            st.note["nan_stop"] = {{"epoch", e + 1}, {"batch", i}, {"loss", std::isnan(vs[i]) ? "nan" : "inf"}};
             finite = false;
           }
           sum += vs[i];
         }
         if (!finite) {
-          restore(best);
-          note["nan_stop"]["fallback"] = std::isfinite(best_loss) ? "end of the epoch with the lowest mean loss"
-                                                                  : "initial parameters";
-          ctx.event("", "omniquant_nonfinite_loss", note["nan_stop"]["fallback"].get<std::string>(),
-                    note["nan_stop"]);
+          st.restore(st.best);
+          st.note["nan_stop"]["fallback"] = std::isfinite(st.best_loss) ? "end of the epoch with the lowest mean loss"
+                                                                        : "initial parameters";
+          ctx.event("", "omniquant_nonfinite_loss", st.note["nan_stop"]["fallback"].get<std::string>(),
+                    st.note["nan_stop"]);
           break;
         }
-        epoch_loss.push_back(sum / static_cast<double>(xq.size()));
-        if (epoch_loss.back() < best_loss) {
-          best_loss = epoch_loss.back();
-          best = snapshot();
+        st.epoch_loss.push_back(sum / static_cast<double>(n));
+        if (st.epoch_loss.back() < st.best_loss) {
+          st.best_loss = st.epoch_loss.back();
+          st.best = st.snapshot();
         }
       }
     }
+    st.loss_final = mean_loss(ctx, st);
+  }
 
-    double loss_final = loss_init;
-    if (trainable) loss_final = mean_loss();
-    // Divergence guard (decision #15, continued): learned parameters that leave the block worse than it started
-    // (final loss above the initial one, or not finite; e.g. a learning rate far too large) are not deployed. The
-    // fallback is the end of the epoch with the lowest mean loss when that beats the initial loss, else the initial
-    // parameters; recorded as a run event.
-    if (trainable && std::isfinite(loss_init) && !(loss_final <= loss_init)) {
-      const double diverged = loss_final;
-      std::string fallback = "initial parameters";
-      double kept = loss_init;
-      if (std::isfinite(best_loss)) {
-        restore(best);
-        const double b = mean_loss();
-        if (b < loss_init) {
-          fallback = "end of the epoch with the lowest mean loss";
-          kept = b;
-        }
+  // guard (decision #15, continued): learned parameters that leave the block worse than it started (final loss above
+  // the initial one, or not finite; e.g. a learning rate far too large) are not deployed. The fallback is the end of
+  // the epoch with the lowest mean loss when that beats the initial loss, else the initial parameters; recorded as a
+  // run event.
+  void guard(BlockContext& ctx, BlockState& st) const {
+    if (!st.trainable || !std::isfinite(st.loss_init) || st.loss_final <= st.loss_init) return;
+    const double diverged = st.loss_final;
+    std::string fallback = "initial parameters";
+    double kept = st.loss_init;
+    if (std::isfinite(st.best_loss)) {
+      st.restore(st.best);
+      const double b = mean_loss(ctx, st);
+      if (b < st.loss_init) {
+        fallback = "end of the epoch with the lowest mean loss";
+        kept = b;
       }
-      if (fallback == "initial parameters") restore(initial);
-      loss_final = kept;
-      note["diverged"] = {{"loss_final", diverged}, {"fallback", fallback}, {"loss_kept", kept}};
-      ctx.event("", "omniquant_diverged", fallback,
-                {{"loss_init", loss_init}, {"loss_final", std::isfinite(diverged) ? nlohmann::json(diverged)
-                                                                                   : nlohmann::json("non-finite")},
-                 {"loss_kept", kept}, {"lwc_lr", opt_.lwc_lr}, {"let_lr", opt_.let_lr}});
     }
+    if (fallback == "initial parameters") st.restore(st.initial);
+    st.loss_final = kept;
+    st.note["diverged"] = {{"loss_final", diverged}, {"fallback", fallback}, {"loss_kept", kept}};
+    ctx.event("", "omniquant_diverged", fallback,
+              {{"loss_init", st.loss_init},
+               {"loss_final", std::isfinite(diverged) ? nlohmann::json(diverged) : nlohmann::json("non-finite")},
+               {"loss_kept", kept}, {"lwc_lr", opt_.lwc_lr}, {"let_lr", opt_.let_lr}});
+  }
 
-    // Deploy: fold LET into the weights, then fake-quantize every linear with its learned clipping.
+  // deploy: fold LET into the weights, then fake-quantize every linear with its learned clipping; the block's note.
+  void deploy(BlockContext& ctx, BlockState& st) const {
     at::NoGradGuard no_grad;
+    DecoderLayer& block = ctx.block();
+    const BlockLayout& layout = block_layout(block);
     {
-      BlockWeights fin = transformed(orig, let, layout);
+      BlockWeights fin = transformed(st.orig, st.let, layout);
       for (auto& [name, l] : block->linears()) {
         l->weight.copy_(fin.w.at(name));
         if (l->bias.defined()) l->bias.copy_(fin.b.at(name));
@@ -464,35 +509,36 @@ class OmniQuant : public MethodWithOptions<OmniOptions> {
     for (auto& [name, l] : block->linears()) {
       ctx.set_reference_weight(name, l->weight.clone());
       std::optional<ClipFactors> clip;
-      if (auto it = lwc.find(name); it != lwc.end()) {
+      if (auto it = st.lwc.find(name); it != st.lwc.end()) {
         clip = ClipFactors{at::sigmoid(it->second.first.detach()),
                            it->second.second.defined() ? at::sigmoid(it->second.second.detach()) : at::Tensor()};
         clip_summary[name] = {{"up_mean", clip->up.mean().item<double>()}, {"up_min", clip->up.min().item<double>()}};
       }
       ctx.quantize(name, clip);
     }
-    note["loss_init"] = loss_init;
-    note["loss"] = epoch_loss;  // mean training loss of each epoch (parameters changing within it)
-    note["loss_final"] = loss_final;
-    note["steps_per_epoch"] = xq.size();
+    nlohmann::json& note = st.note;
+    note["loss_init"] = st.loss_init;
+    note["loss"] = st.epoch_loss;
+    note["loss_final"] = st.loss_final;
+    note["steps_per_epoch"] = ctx.inputs().size();
     note["clip"] = clip_summary;
     if (opt_.let) {
       nlohmann::json ls = nlohmann::json::object();
       auto put = [&](const char* k, const at::Tensor& s) {
         if (s.defined()) ls[k] = {{"min", s.min().item<double>()}, {"max", s.max().item<double>()}};
       };
-      for (const auto& [sub, t] : let.pairs) put(let_pairs().at(sub->name).name, t);
-      put("qk", let.qk);
+      for (const auto& [sub, t] : st.let.pairs) put(let_pairs().at(sub->name).name, t);
+      put("qk", st.let.qk);
       note["let_scale"] = ls;
     }
-    note["amp"] = amp ? "bf16 autocast" : "off";
-    note["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    note["amp"] = st.amp ? "bf16 autocast" : "off";
+    note["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - st.t0).count();
     ctx.notes()["omniquant"] = note;
   }
 
- private:
   // The weights the block computes with under the LET scales `let` (float32; differentiable in the scales): each
-  // pair folded as model/block_layout.h folds a scale (prev ÷ s, subset columns × s), then q rows ÷ s_qk, k rows × s_qk.
+  // pair folded as model/block_layout.h folds a scale (prev ÷ s, subset columns × s), then q rows ÷ s_qk and
+  // k rows × s_qk.
   BlockWeights transformed(const BlockWeights& o, const LetScales& let, const BlockLayout& layout) const {
     BlockWeights c = o;
     auto col = [&](const std::string& n, const at::Tensor& s) { c.w[n] = c.w[n] * s; };

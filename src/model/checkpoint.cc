@@ -5,7 +5,6 @@
 #include <filesystem>
 
 #include "core/error.h"
-#include "export/quantized_checkpoint.h"
 #include "model/gguf_checkpoint.h"
 #include "model/hf_checkpoint.h"
 #include "model/llama2c_checkpoint.h"
@@ -66,14 +65,33 @@ at::Tensor meta_to_hf_rope_rows(const at::Tensor& w, int64_t n_heads) {
   return w.reshape({n_heads, hd / 2, 2, in}).transpose(1, 2).reshape(w.sizes()).contiguous();
 }
 
+namespace {
+
+std::vector<DirectoryReader>& directory_readers() {
+  static std::vector<DirectoryReader> readers;
+  return readers;
+}
+
+}  // namespace
+
+void register_directory_reader(DirectoryReader reader) {
+  auto& readers = directory_readers();
+  for (auto& r : readers)
+    if (r.name == reader.name) {
+      r = std::move(reader);
+      return;
+    }
+  readers.push_back(std::move(reader));
+}
+
 std::unique_ptr<Checkpoint> open_checkpoint(const std::string& path, const std::string& tokenizer_path) {
   namespace fs = std::filesystem;
   PTQ_CHECK(fs::exists(path), "{}: no such file or directory", path);
   if (fs::is_directory(path)) {
     PTQ_CHECK(tokenizer_path.empty(), "{}: --tokenizer is only for llama2.c checkpoints (an HF directory carries its "
                                       "tokenizer)", path);
-    // Real-quant exports (AutoAWQ, GPTQ) read through the dequantizing reader.
-    if (QuantizedCheckpoint::is_quantized_dir(path)) return QuantizedCheckpoint::open(path);
+    for (const auto& r : directory_readers())
+      if (r.recognises(path)) return r.open(path);
     return HfCheckpoint::open(path);
   }
   if (fs::path(path).extension() == ".gguf") return GgufCheckpoint::open(path);

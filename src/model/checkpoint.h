@@ -6,6 +6,7 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -32,9 +33,18 @@ class Checkpoint {
   virtual std::string path() const = 0;
 };
 
-// Dispatches on the path: a directory (HF, config.json + *.safetensors; a real-quant AutoAWQ/GPTQ export, recognised by
-// its quantization_config, is dequantized on load: export/quantized_checkpoint.h), *.gguf, or another file (llama2.c
-// .bin).
+// Directory formats whose reader lives in a layer above model: a real-quant AutoAWQ/GPTQ export is dequantized by
+// export/ (register_quantized_checkpoint_reader in export/quantized_checkpoint.h). Keeping the reader there and
+// registering it at start-up keeps model below export. Registering a name again replaces the reader.
+struct DirectoryReader {
+  std::string name;                                                         // e.g. "real-quant export"
+  std::function<bool(const std::string& dir)> recognises;                   // cheap: reads config.json at most
+  std::function<std::unique_ptr<Checkpoint>(const std::string& dir)> open;  // throws naming the file on bad input
+};
+void register_directory_reader(DirectoryReader reader);
+
+// Dispatches on the path: a directory (a registered DirectoryReader that recognises it, else HF: config.json +
+// *.safetensors), *.gguf, or another file (llama2.c .bin).
 // `tokenizer_path` (optional) names the tokenizer for formats that do not carry one (llama2.c).
 std::unique_ptr<Checkpoint> open_checkpoint(const std::string& path, const std::string& tokenizer_path = "");
 

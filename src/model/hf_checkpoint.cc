@@ -72,7 +72,13 @@ std::unique_ptr<HfCheckpoint> HfCheckpoint::open(const std::string& dir) {
   const fs::path d(dir);
   const fs::path cfg = d / "config.json";
   PTQ_CHECK(fs::exists(cfg), "{}: no config.json (not a Hugging Face checkpoint directory)", dir);
-  ck->config_ = ModelConfig::from_hf_json(read_json_file(cfg), cfg.string());
+  const nlohmann::json cj = read_json_file(cfg);
+  // A real-quant export reaches here only when no DirectoryReader for it was registered (model/checkpoint.h).
+  PTQ_CHECK(!(cj.is_object() && cj.contains("quantization_config") && cj["quantization_config"].is_object()),
+            "{}: config.json has a quantization_config (a real-quant export) but no reader for it is registered; "
+            "a program linking ptq's export library calls register_quantized_checkpoint_reader() at start-up",
+            cfg.string());
+  ck->config_ = ModelConfig::from_hf_json(cj, cfg.string());
   SafetensorsSet set = open_safetensors_set(dir);
   ck->files_ = std::move(set.files);
   ck->where_ = std::move(set.where);

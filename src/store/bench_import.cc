@@ -4,7 +4,7 @@
 #include <set>
 
 #include "core/error.h"
-#include "data/eval_text.h"
+#include "core/sha256.h"
 #include "store/store.h"
 
 namespace ptq {

@@ -9,7 +9,7 @@
 #include <set>
 
 #include "core/error.h"
-#include "data/eval_text.h"
+#include "core/sha256.h"
 
 namespace ptq {
 

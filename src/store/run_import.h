@@ -1,5 +1,5 @@
 // Importing `ptq run --config ... --json` records into a results store as one matrix, so that records written one per
-// line into results/*.jsonl (scripts/tables/*.sh) feed `ptq table`, `ptq plot`, `ptq report` and paper/ exactly as a
+// line into results/*.jsonl (`ptq run --json`, or `ptq dump` of a store) feed `ptq table`, `ptq plot`, `ptq report` and paper/ exactly as a
 // matrix run does (`ptq import`).
 //
 // Each record becomes a finished run (run_record_from_json) whose config carries a "matrix_cell" with three axes:

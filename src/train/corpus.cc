@@ -13,8 +13,8 @@
 #include <unordered_set>
 
 #include "core/error.h"
-#include "data/eval_text.h"
-#include "report/output_file.h"
+#include "core/output_file.h"
+#include "core/sha256.h"
 #include "train/text_clean.h"
 
 namespace fs = std::filesystem;

@@ -7,7 +7,7 @@
 #include <unordered_map>
 
 #include "core/error.h"
-#include "report/output_file.h"
+#include "core/output_file.h"
 
 namespace ptq {
 

@@ -17,6 +17,8 @@
 
 #include "core/build_info.h"
 #include "core/error.h"
+#include "core/output_file.h"
+#include "core/sha256.h"
 #include "core/threads.h"
 #include "data/eval_text.h"
 #include "eval/perplexity.h"
@@ -24,7 +26,6 @@
 #include "model/hf_checkpoint.h"
 #include "model/random_model.h"
 #include "model/tokenizer.h"
-#include "report/output_file.h"
 #include "train/corpus.h"
 #include "train/tokenizer_trainer.h"
 

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/sha256.h"
 #include "data/calibration.h"
 #include "data/eval_text.h"
 #include "eval/sampled_windows.h"

@@ -119,11 +119,44 @@ TEST(MatrixTest, ExpandsTheProductWithExclusionsAndStableKeys) {
   EXPECT_FALSE(is_matrix_file(base_config()));
 }
 
+// An axis value's own base replaces the matrix's in its cells: RTN from its data-free LLMC file (no calib section),
+// GPTQ from the matrix base; two values of one cell with a base are an error naming both.
+TEST(MatrixTest, AxisValueBaseReplacesTheMatrixBase) {
+  test::TempDir dir;
+  const std::string file = dir.file("m.yaml");
+  const std::string rtn = std::string(PTQ_SOURCE_DIR) + "/configs/quantization/methods/RTN/rtn_w_only.yml";
+  const std::string head = fmt::format("name: own_base\nbase: {}\nset: {{model.path: \"{}\"}}\naxes:\n",
+                                       base_config(), test::data_path("models/stories260K-hf"));
+  test::write_file(file, head + fmt::format("  method:\n    - {{name: rtn, base: {}}}\n    - {{name: gptq}}\n"
+                                            "  bits:\n    - {{name: w3g32, set: {{quant.weight.bit: 3}}}}\n",
+                                            rtn));
+  const Matrix m = load_matrix(file);
+  ASSERT_EQ(m.cells.size(), 2u);
+  EXPECT_EQ(m.cells[0].label, "method=rtn,bits=w3g32");
+  EXPECT_EQ(m.cells[0].config.method, "rtn");
+  EXPECT_FALSE(m.cells[0].config.calib.has_value());
+  EXPECT_EQ(m.cells[0].config.scheme.weight.bits, 3);
+  EXPECT_EQ(m.cells[1].config.method, "gptq");
+  ASSERT_TRUE(m.cells[1].config.calib.has_value());
+  EXPECT_EQ(m.cells[1].config.scheme.weight.bits, 3);
+
+  test::write_file(file, head + fmt::format("  method:\n    - {{name: rtn, base: {}}}\n"
+                                            "  bits:\n    - {{name: w3g32, base: {}}}\n",
+                                            rtn, rtn));
+  std::string msg = expect_error(file);
+  EXPECT_NE(msg.find("axes.method[0] and axes.bits[0] both give a base"), std::string::npos) << msg;
+  test::write_file(file, head + "  method:\n    - {name: rtn, base: missing.yml}\n");
+  msg = expect_error(file);
+  EXPECT_NE(msg.find("axes.method[0].base"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("missing.yml"), std::string::npos) << msg;
+}
+
 // Every shipped matrix expands and validates (from the build directory: relative paths resolve through the folders
 // above the files), with the cell counts its comments promise.
 TEST(MatrixTest, ShippedExperimentsLoad) {
   const std::map<std::string, size_t> cells = {{"awq_2bit_clip", 21},     {"awq_trans_version", 39},
-                                               {"omni_combination", 50},  {"methods_overview", 18}};
+                                               {"omni_combination", 50},  {"methods_overview", 18},
+                                               {"stories260k_rtn_gptq", 16}, {"stories260k_awq", 55}};
   std::set<std::string> seen;
   for (const auto& e : fs::directory_iterator(std::string(PTQ_SOURCE_DIR) + "/experiments")) {
     if (e.path().extension() != ".yaml") continue;

@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "core/error.h"
+#include "core/sha256.h"
 #include "data/eval_text.h"
 #include "eval/perplexity.h"
 #include "model/loaded_model.h"

@@ -16,7 +16,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "data/eval_text.h"
+#include "core/sha256.h"
 #include "model/causal_lm.h"
 #include "model/checkpoint.h"
 #include "model/tokenizer.h"

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "core/threads.h"
+#include "export/quantized_checkpoint.h"
 
 int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);
@@ -21,5 +22,6 @@ int main(int argc, char** argv) {
   const char* threads = std::getenv("PTQ_TEST_THREADS");
   ptq::set_threads(threads ? std::atoi(threads) : 1);
   at::manual_seed(1234);
+  ptq::register_quantized_checkpoint_reader();
   return RUN_ALL_TESTS();
 }

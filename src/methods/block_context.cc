@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "core/error.h"
-#include "methods/method.h"
+#include "methods/block_context.h"
 
 namespace ptq {
 

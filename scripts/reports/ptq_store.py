@@ -1,4 +1,5 @@
-"""What the report formatters read from a ptq results store, through the ptq program (never its SQL schema)."""
+"""What the report formatters read: a ptq results store, through the ptq program (never its SQL schema), and the JSON
+files a measuring script left in OUT/raw."""
 import json
 import os
 import subprocess
@@ -11,3 +12,14 @@ def stored_bench_runs(db):
     out = subprocess.run([ptq, "bench-import", "--db", db, "--list", "--json", "--threads", "1"], check=True,
                          capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])["stored"]
+
+
+def raw_loader(out):
+    """A function name -> the parsed JSON of OUT/raw/name, or None when the script did not write it."""
+    raw = os.path.join(out, "raw")
+
+    def load(name):
+        p = os.path.join(raw, name)
+        return json.load(open(p)) if os.path.exists(p) else None
+
+    return load

@@ -8,11 +8,11 @@
 #   - nothing is half-written: no temporary (.<name>.tmp-<pid>) is left beside the store or in the step-1 cache, every
 #     artifact row names a folder that exists with the recorded manifest sha256 and byte count, and every
 #     .safetensors file there is complete (header, offsets and data ending exactly at the end of the file)
-# Usage: scripts/kill_test.sh [TRIALS (default 3)]   (CI: ctest kill_test runs 3; the issue note reports 20)
+# Usage: tests/integration/kill_test.sh [TRIALS (default 3)]   (CI: ctest kill_test runs 3; the issue note reports 20)
 # Environment: PTQ_BIN (default build/ptq), PTQ_DATA_DIR (default ../shared/data), PTQ_KILL_SEED (random seed),
 #              PTQ_KEEP_TMP (keep the scratch folder).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 ROOT=$(pwd)
 TRIALS=${1:-3}
 BIN=${PTQ_BIN:-$ROOT/build/ptq}

@@ -1,4 +1,4 @@
-#include "report/output_file.h"
+#include "core/output_file.h"
 
 #include <unistd.h>
 

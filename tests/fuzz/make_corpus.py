@@ -10,14 +10,14 @@ inputs that reach deep into each parser:
   tokenizer_json  the stories260K tokenizer.json fixtures cut down to their first 80 ids (merges kept when all three
                   tokens survive); a byte-level (GPT-2 style) tokenizer with a Split regex
   experiment      shipped run configurations and matrices over base.yml (what the harness provides)
-Standard library only; deterministic (rerunning rewrites the same bytes). Usage: scripts/make_fuzz_corpus.py [ROOT]
+Standard library only; deterministic (rerunning rewrites the same bytes). Usage: tests/fuzz/make_corpus.py [ROOT]
 """
 import json
 import os
 import struct
 import sys
 
-ROOT = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), ".."))
+ROOT = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", ".."))
 DATA = os.environ.get("PTQ_DATA_DIR", os.path.join(ROOT, "..", "shared", "data"))
 OUT = os.path.join(ROOT, "tests", "fuzz", "corpus")
 

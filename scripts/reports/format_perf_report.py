@@ -8,15 +8,11 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ptq_store import stored_bench_runs  # noqa: E402
+from ptq_store import raw_loader, stored_bench_runs  # noqa: E402
 
 out, db = sys.argv[1], sys.argv[2]
 raw = os.path.join(out, "raw")
-
-
-def load(name):
-    p = os.path.join(raw, name)
-    return json.load(open(p)) if os.path.exists(p) else None
+load = raw_loader(out)
 
 
 machine = load("machine.json")
