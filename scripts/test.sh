@@ -13,7 +13,7 @@ if [ -z "${PTQ_SMOLLM2_GGUF:-}" ]; then
     echo "== test: SmolLM2 not fetched, its tests will skip: $(cat "${TMPDIR:-/tmp}/ptq_fetch_smollm2.$$")"
   rm -f "${TMPDIR:-/tmp}/ptq_fetch_smollm2.$$"
 fi
-echo "== test: ctest (labels: unit, integration)"
+echo "== test: ctest (labels: unit, integration, build)"
 t1=$(date +%s)
 rc=0
 ctest --test-dir "${PTQ_BUILD_DIR:-build}" --output-on-failure --timeout 1500 "$@" || rc=$?

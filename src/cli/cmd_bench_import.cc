@@ -3,13 +3,12 @@
 #include <fmt/format.h>
 
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "core/error.h"
+#include "core/read_file.h"
 #include "store/bench_import.h"
 #include "store/store.h"
 
@@ -34,11 +33,7 @@ int cmd_bench_import(const std::vector<std::string>& words) {
   std::vector<BenchRun> runs;
   for (const std::string& f : args.positionals()) {
     PTQ_CHECK(fs::is_regular_file(f), "ptq bench-import: {}: no such file", f);
-    std::ifstream in(f, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    PTQ_CHECK(in.good() || in.eof(), "ptq bench-import: {}: cannot read", f);
-    runs.push_back(parse_benchmark_json(ss.str(), f));
+    runs.push_back(parse_benchmark_json(read_file(f, "benchmark JSON"), f));
     runs.back().label = label;
   }
   PTQ_CHECK(!runs.empty() || args.flag("--list"), "ptq bench-import: no files given (and no --list)");

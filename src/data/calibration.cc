@@ -5,12 +5,11 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <random>
-#include <sstream>
 
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/read_file.h"
 #include "core/sha256.h"
 #include "data/eval_text.h"
 #include "data/line_reader.h"
@@ -19,15 +18,6 @@
 namespace ptq {
 
 namespace {
-
-std::string read_file(const std::string& path) {
-  PTQ_CHECK(std::filesystem::is_regular_file(path), "calibration data file '{}' not found", path);
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  PTQ_CHECK(!in.bad(), "cannot read calibration data file '{}'", path);
-  return ss.str();
-}
 
 std::string strip(const std::string& s) {
   const size_t b = s.find_first_not_of(" \n\r\t");
@@ -50,7 +40,7 @@ std::vector<std::string> load_documents(const std::string& dataset, const std::s
   PTQ_CHECK(std::filesystem::is_regular_file(path), "calibration file {}: no such file", path);
   std::vector<std::string> docs;
   if (dataset == "tinystories") {
-    const std::string bytes = read_file(path);
+    const std::string bytes = read_file(path, "calibration data file");
     check_utf8(bytes, path);
     const std::string sep = "<|endoftext|>";
     for (size_t pos = 0;;) {
@@ -85,7 +75,7 @@ std::vector<std::string> load_documents(const std::string& dataset, const std::s
 std::vector<std::vector<int32_t>> read_tokens_file(const std::string& path, int64_t vocab) {
   nlohmann::json j;
   try {
-    j = nlohmann::json::parse(read_file(path));
+    j = nlohmann::json::parse(read_file(path, "calibration tokens file"));
   } catch (const nlohmann::json::exception& e) {
     PTQ_FAIL("{}: not valid JSON: {}", path, e.what());
   }
@@ -131,7 +121,7 @@ CalibrationSet build_calibration(const CalibOptions& opt, const Tokenizer* tok_p
     PTQ_CHECK(!opt.path.empty(), "calib.path: a tokens file is required for calibration from tokens");
     set.samples = read_tokens_file(opt.path, model_vocab);
     prov["path"] = opt.path;
-    prov["sha256"] = sha256_hex(read_file(opt.path));
+    prov["sha256"] = sha256_hex(read_file(opt.path, "calibration tokens file"));
   } else if (opt.preproc == "random_windows" || opt.preproc == "wikitext2_gptq" || opt.preproc == "ptb_gptq") {
     EvalTextOptions eo;
     eo.data_path = opt.path;
@@ -204,7 +194,7 @@ CalibrationSet build_calibration(const CalibOptions& opt, const Tokenizer* tok_p
                 set.samples.size(), path, opt.seq_len, opt.n_samples);
     }
     prov["path"] = path;
-    prov["sha256"] = sha256_hex(read_file(path));
+    prov["sha256"] = sha256_hex(read_file(path, "calibration data file"));
     prov["documents"] = used;
   } else {
     PTQ_FAIL("unknown calib.preproc '{}' (random_windows, wikitext2_gptq, ptb_gptq, txt_general_preproc, pileval_awq, "

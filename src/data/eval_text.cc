@@ -5,11 +5,10 @@
 #include <array>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "core/error.h"
+#include "core/read_file.h"
 #include "core/sha256.h"
 #include "data/line_reader.h"
 #include "data/utf8_check.h"
@@ -20,17 +19,6 @@ namespace {
 constexpr int64_t kC4Documents = 1100;
 constexpr int64_t kC4Windows = 256;
 constexpr uint64_t kC4GptqSeed = 0;  // GPTQ's get_c4: random.seed(0) before drawing the validation windows
-
-std::string read_all(const std::string& path) {
-  PTQ_CHECK(!path.empty(), "no data file given (use --data-path FILE)");
-  PTQ_CHECK(std::filesystem::is_regular_file(path), "data file '{}' not found", path);
-  std::ifstream in(path, std::ios::binary);
-  PTQ_CHECK(in.good(), "cannot read data file '{}'", path);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  PTQ_CHECK(!in.bad(), "cannot read data file '{}'", path);
-  return ss.str();
-}
 
 bool is_ws(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == '\f' || c == '\v'; }
 
@@ -116,7 +104,8 @@ EvalText load_eval_text(const std::string& dataset, const EvalTextOptions& opt) 
             "dataset c4_gptq: {} not found (scripts/fetch_data.sh --only c4 downloads GPTQ's C4 validation shard; or "
             "--data-path FILE.jsonl, e.g. eval/c4/c4_validation_2k.jsonl)",
             r.path);
-  const std::string bytes = read_all(r.path);
+  PTQ_CHECK(!r.path.empty(), "no data file given (use --data-path FILE)");
+  const std::string bytes = read_file(r.path, "data file");
   r.file_sha256 = sha256_hex(bytes);
   PTQ_CHECK(!bytes.empty(), "'{}': empty file (dataset {})", r.path, dataset);
   if (dataset != "c4_gptq") check_utf8(bytes, r.path);  // c4_gptq may be zstd-compressed; its lines are JSON

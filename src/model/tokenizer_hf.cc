@@ -7,15 +7,14 @@
 #include <array>
 #include <cctype>
 #include <filesystem>
-#include <fstream>
 #include <functional>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <queue>
-#include <sstream>
 #include <unordered_map>
 
 #include "core/error.h"
+#include "core/read_file.h"
 #include "core/utf8.h"
 #include "model/added_token_matcher.h"
 #include "model/byte_level.h"
@@ -403,14 +402,6 @@ std::string file_label(const std::string& path) { return fmt::format("tokenizer.
 // not a reason to allocate gigabytes.
 constexpr int64_t kMaxTokenId = int64_t{1} << 24;
 
-std::string read_file(const std::string& path, const std::string& label) {
-  std::ifstream f(path, std::ios::binary);
-  PTQ_CHECK(f.good(), "{}: cannot open the file", label);
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
 json parse_json(const std::string& text, const std::string& label) {
   try {
     return json::parse(text);
@@ -628,9 +619,7 @@ HfBpeTokenizer::HfBpeTokenizer(std::unique_ptr<Impl> impl) : impl_(std::move(imp
 HfBpeTokenizer::~HfBpeTokenizer() = default;
 
 std::unique_ptr<HfBpeTokenizer> HfBpeTokenizer::from_file(const std::string& path) {
-  const std::string label = file_label(path);
-  PTQ_CHECK(std::filesystem::is_regular_file(path), "{}: no such file", label);
-  return from_json_text(read_file(path, label), path);
+  return from_json_text(read_file(path, "tokenizer.json"), path);
 }
 
 std::unique_ptr<HfBpeTokenizer> HfBpeTokenizer::from_json_text(const std::string& text, const std::string& path,
@@ -741,7 +730,7 @@ std::unique_ptr<HfBpeTokenizer> HfBpeTokenizer::from_json_text(const std::string
   };
   if (read_config && std::filesystem::is_regular_file(config_path)) {
     const std::string clabel = fmt::format("tokenizer_config.json '{}'", config_path.string());
-    const json cfg = parse_json(read_file(config_path.string(), clabel), clabel);
+    const json cfg = parse_json(read_file(config_path.string(), "tokenizer_config.json"), clabel);
     PTQ_CHECK(cfg.is_object(), "{}: the top level must be a JSON object", clabel);
     if (!impl->bos) {
       if (auto tok = config_token(cfg, "bos_token", clabel)) {

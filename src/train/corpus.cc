@@ -7,13 +7,12 @@
 #include <array>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <functional>
-#include <sstream>
 #include <unordered_set>
 
 #include "core/error.h"
 #include "core/output_file.h"
+#include "core/read_file.h"
 #include "core/sha256.h"
 #include "train/text_clean.h"
 
@@ -31,14 +30,6 @@ struct Source {
   std::vector<fs::path> files;  // inputs, sorted
   std::vector<std::string> (*clean)(const Source&, const std::string& root);
 };
-
-std::string read_file(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  PTQ_CHECK(in.good(), "cannot read '{}'", p.string());
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 std::string read_gzip(const fs::path& p) {
   gzFile f = gzopen(p.c_str(), "rb");

@@ -10,14 +10,13 @@
 #include <cstdlib>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <random>
-#include <sstream>
 #include <unistd.h>
 
 #include "core/build_info.h"
 #include "core/error.h"
 #include "core/output_file.h"
+#include "core/read_file.h"
 #include "core/sha256.h"
 #include "core/threads.h"
 #include "data/eval_text.h"
@@ -43,14 +42,6 @@ double seconds_since(Clock::time_point t) { return std::chrono::duration<double>
 std::string hms(double s) {
   const int64_t t = static_cast<int64_t>(std::llround(std::max(0.0, s)));
   return t >= 3600 ? fmt::format("{}h{:02d}m", t / 3600, (t / 60) % 60) : fmt::format("{}m{:02d}s", t / 60, t % 60);
-}
-
-std::string read_file(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  PTQ_CHECK(in.good(), "cannot read '{}'", p.string());
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 // One BOS per document (line), documents concatenated: int32 [N].
