@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The CUDA issue's whole device check as one command, for a GPU machine lent for minutes (docs/setup.md, "On a
 # GPU machine without package registries"): build with CUDA against the carried bundle, run every *_CUDA test, run
-# scripts/gpu_bench.sh, and leave what the closing note needs in OUT as at most 8 plain files:
+# scripts/gpu/bench.sh, and leave what the closing note needs in OUT as at most 8 plain files:
 #   build.log, cuda_tests.log, gpu_bench.log, report.md (gpu_bench's), gpu_results.tar.gz (results/gpu: store, raw
 #   JSON), summary.txt (one line per step: status and seconds)
 # Each step has its own time limit, so a slow step cannot eat the others' time; a failing step is recorded and the
@@ -10,7 +10,7 @@
 #   scripts/gpu_check.sh            (writes into $OUT when set, else results/gpu_check)
 # Environment: PTQ_GIT_SHA (the commit, recorded with every result, where the copy has no .git);
 #   PTQ_CHECK_BUILD_S (300), PTQ_CHECK_TESTS_S (180), PTQ_CHECK_BENCH_S (300): the steps' limits;
-#   PTQ_CHECK_SKIP (build,tests,bench); PTQ_JOBS (nproc); gpu_bench.sh's variables pass through (PTQ_GPU_LAYERS, ...).
+#   PTQ_CHECK_SKIP (build,tests,bench); PTQ_JOBS (nproc); gpu/bench.sh's variables pass through (PTQ_GPU_LAYERS, ...).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -22,7 +22,7 @@ SUMMARY=$DEST/summary.txt
 : >"$SUMMARY"
 failed=0
 # The test binaries that hold *_CUDA tests (found with grep, so a new *_CUDA test in a new binary is not missed) and
-# what they and gpu_bench.sh need.
+# what they and gpu/bench.sh need.
 mapfile -t CUDA_SOURCES < <(grep -l '_CUDA)' tests/unit/*.cc tests/integration/*.cc)
 TEST_BINS=()
 for src in "${CUDA_SOURCES[@]}"; do
@@ -54,7 +54,7 @@ step() {  # step NAME LIMIT_S LOG command...
 
 if [[ $SKIP != *,build,* ]]; then
   step build "${PTQ_CHECK_BUILD_S:-300}" "$DEST/build.log" \
-    env PTQ_TARGETS="ptq_cli bench_eval_mfu ${TEST_BINS[*]}" scripts/build_cuda.sh "$BUILD"
+    env PTQ_TARGETS="ptq_cli bench_eval_mfu ${TEST_BINS[*]}" scripts/gpu/build_cuda.sh "$BUILD"
 fi
 
 run_cuda_tests() {  # run_cuda_tests BINARY... (run through bash -c, as timeout runs programs, not functions)
@@ -79,7 +79,7 @@ if [[ $SKIP != *,tests,* ]]; then
 fi
 
 if [[ $SKIP != *,bench,* ]]; then
-  step gpu_bench "${PTQ_CHECK_BENCH_S:-300}" "$DEST/gpu_bench.log" env PTQ_BUILD_DIR="$BUILD" scripts/gpu_bench.sh results/gpu
+  step gpu_bench "${PTQ_CHECK_BENCH_S:-300}" "$DEST/gpu_bench.log" env PTQ_BUILD_DIR="$BUILD" scripts/gpu/bench.sh results/gpu
   [ -f results/gpu/report.md ] && cp results/gpu/report.md "$DEST/report.md"
   [ -d results/gpu ] && tar -C results -czf "$DEST/gpu_results.tar.gz" gpu
 fi

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Formats results/gpu/report.md from what scripts/gpu_bench.sh measured: the bench_eval_mfu results in the store
+"""Formats results/gpu/report.md from what scripts/gpu/bench.sh measured: the bench_eval_mfu results in the store
 (label gpu_bench, newest run) and the `ptq run --json` records and eval JSON in OUT/raw.
 Usage: format_gpu_report.py OUT_DIR GPU_DB (the store is read through ptq: $PTQ, default build/ptq)"""
 import json
@@ -22,7 +22,7 @@ def records(name):
 machine = load("machine.json") or {}
 lines = ["# ptq on a GPU", "",
          f"Device: {machine.get('cuda_device') or 'no CUDA device (a CPU run)'}; LibTorch {machine.get('torch_version')}, "
-         f"ptq {machine.get('git_commit')}. Wall times; every number below was measured by scripts/gpu_bench.sh.", ""]
+         f"ptq {machine.get('git_commit')}. Wall times; every number below was measured by scripts/gpu/bench.sh.", ""]
 
 mfu_runs = [r for r in stored_bench_runs(db) if r["program"] == "bench_eval_mfu"] if os.path.exists(db) else []
 if mfu_runs:

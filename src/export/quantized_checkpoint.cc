@@ -32,8 +32,7 @@ int64_t int_key(const nlohmann::json& q, std::initializer_list<const char*> keys
 bool QuantizedCheckpoint::is_quantized_dir(const std::string& dir) {
   const fs::path cfg = fs::path(dir) / "config.json";
   if (!fs::is_regular_file(cfg)) return false;
-  const nlohmann::json j = read_json_file(cfg);
-  return j.is_object() && j.contains("quantization_config") && j["quantization_config"].is_object();
+  return has_quantization_config(read_json_file(cfg));
 }
 
 std::unique_ptr<QuantizedCheckpoint> QuantizedCheckpoint::open(const std::string& dir) {

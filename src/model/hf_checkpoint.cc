@@ -66,6 +66,10 @@ SafetensorsSet open_safetensors_set(const std::string& dir) {
   return set;
 }
 
+bool has_quantization_config(const nlohmann::json& config) {
+  return config.is_object() && config.contains("quantization_config") && config["quantization_config"].is_object();
+}
+
 std::unique_ptr<HfCheckpoint> HfCheckpoint::open(const std::string& dir) {
   auto ck = std::unique_ptr<HfCheckpoint>(new HfCheckpoint());
   ck->dir_ = dir;
@@ -74,7 +78,7 @@ std::unique_ptr<HfCheckpoint> HfCheckpoint::open(const std::string& dir) {
   PTQ_CHECK(fs::exists(cfg), "{}: no config.json (not a Hugging Face checkpoint directory)", dir);
   const nlohmann::json cj = read_json_file(cfg);
   // A real-quant export reaches here only when no DirectoryReader for it was registered (model/checkpoint.h).
-  PTQ_CHECK(!(cj.is_object() && cj.contains("quantization_config") && cj["quantization_config"].is_object()),
+  PTQ_CHECK(!has_quantization_config(cj),
             "{}: config.json has a quantization_config (a real-quant export) but no reader for it is registered; "
             "a program linking ptq's export library calls register_quantized_checkpoint_reader() at start-up",
             cfg.string());

@@ -28,6 +28,10 @@ SafetensorsSet open_safetensors_set(const std::string& dir);
 // A JSON file (config.json, an index); errors name the file.
 nlohmann::json read_json_file(const std::filesystem::path& p);
 
+// True when a config.json object has a quantization_config object: the mark of a real-quant export (AutoAWQ, GPTQ),
+// which HfCheckpoint does not read and export's QuantizedCheckpoint does.
+bool has_quantization_config(const nlohmann::json& config);
+
 class HfCheckpoint : public Checkpoint {
  public:
   // Opens `dir`; checks every tensor the config implies is present with the expected shape (errors name the file, the

@@ -10,7 +10,7 @@
 //   --dtype=T      float16 | bfloat16 | float32 (default float16 on CUDA, float32 on the CPU)
 //   --seq=N        window length (default 2048)          --batch=N   windows per forward (default 1)
 //   --peak-tflops=X   the device's nominal dense peak in this dtype (H100/H200 SXM bf16/fp16: 989.4)
-// e.g. bench_eval_mfu --device=cuda --benchmark_out=mfu.json --benchmark_out_format=json   (scripts/gpu_bench.sh)
+// e.g. bench_eval_mfu --device=cuda --benchmark_out=mfu.json --benchmark_out_format=json   (scripts/gpu/bench.sh)
 #include <benchmark/benchmark.h>
 
 #include "bench_main.h"

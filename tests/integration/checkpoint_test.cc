@@ -122,6 +122,16 @@ TEST(HfCheckpoint, BadConfigIsNamed) {
   cfg.erase("hidden_size");
   test::write_file(dir.file("config.json"), cfg.dump());
   expect_user_error([&] { HfCheckpoint::open(dir.path()); }, {"key 'hidden_size' is missing"});
+  // A real-quant export is not read as a plain HF folder (export's reader, registered at start-up, takes it).
+  cfg = src->config().to_hf_json();
+  cfg["quantization_config"] = {{"quant_method", "awq"}, {"bits", 4}};
+  EXPECT_TRUE(has_quantization_config(cfg));
+  test::write_file(dir.file("config.json"), cfg.dump());
+  expect_user_error([&] { HfCheckpoint::open(dir.path()); },
+                    {"config.json has a quantization_config", "register_quantized_checkpoint_reader()"});
+  cfg["quantization_config"] = nullptr;
+  EXPECT_FALSE(has_quantization_config(cfg));
+  EXPECT_FALSE(has_quantization_config(nlohmann::json::array()));
   test::write_file(dir.file("config.json"), "{\"model_type\": ");
   expect_user_error([&] { HfCheckpoint::open(dir.path()); }, {"config.json", "not valid JSON"});
   fs::remove(dir.file("config.json"));

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# scripts/gpu_bench.sh end to end on the CPU with small sizes (CI has no GPU, and the GPU machine's minutes are too
+# scripts/gpu/bench.sh end to end on the CPU with small sizes (CI has no GPU, and the GPU machine's minutes are too
 # few to debug a script there): every section runs (bench_eval_mfu on one 7B-shaped layer at seq 64, the four
 # methods on a 2-layer random Llama and on stories260K standing in for the default model), and the test checks what
 # the GPU run's note is built from:
@@ -26,7 +26,7 @@ smoke() {  # smoke OUT_DIR [extra env assignments...]
     PTQ_GPU_MODEL_ARGS="--hidden 128 --intermediate 256 --layers 2 --heads 4 --kv-heads 2 --vocab 32000" \
     PTQ_GPU_SAMPLES=4 PTQ_GPU_SEQ=64 PTQ_GPU_MFU_ARGS="--layers=1 --seq=64 --benchmark_min_time=0.01" \
     PTQ_GPU_DEFAULT_MODEL="$DATA/models/stories260K-hf" PTQ_GPU_DEFAULT_CALIB="$TS" PTQ_GPU_DEFAULT_EVAL="$TS" \
-    PTQ_GPU_DEFAULT_SAMPLES=4 PTQ_GPU_DEFAULT_SEQ=128 "$@" bash scripts/gpu_bench.sh "$out"
+    PTQ_GPU_DEFAULT_SAMPLES=4 PTQ_GPU_DEFAULT_SEQ=128 "$@" bash scripts/gpu/bench.sh "$out"
 }
 
 smoke "$WORK/out" >"$WORK/log" 2>&1 || { cat "$WORK/log"; echo "FAIL: gpu_bench.sh exited non-zero"; exit 1; }

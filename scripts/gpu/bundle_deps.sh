@@ -2,7 +2,7 @@
 # Gathers ptq's Debian-built dependencies from this machine's installed packages into one relocatable folder and packs
 # it as DIR.tar.xz, the one file to carry to a machine that has a compiler, nvcc and python3's torch but no package
 # registry (the GPU machines: docs/setup.md, "On a GPU machine without package registries").
-# scripts/build_cuda.sh builds ptq against it.
+# scripts/gpu/build_cuda.sh builds ptq against it.
 #   libraries  headers, CMake package configs and pkg-config files of yaml-cpp, nlohmann-json, fmt, sqlite3,
 #              GoogleTest + gmock, Google Benchmark, sentencepiece, pcre2, zstd, zlib; the static .a where Debian
 #              ships one (nothing to find at run time), else the .so with its soname link (fmt, benchmark,
@@ -11,19 +11,19 @@
 #              they load except glibc's in lib/tools, reached through a DT_RPATH of $ORIGIN/../lib/tools: it
 #              covers their indirect libraries too and, unlike LD_LIBRARY_PATH, is not inherited by the compilers
 #              and tests they start
-#   data/      the few files the *_CUDA tests and scripts/gpu_bench.sh read from PTQ_DATA_DIR (stories260K-hf, its
+#   data/      the few files the *_CUDA tests and scripts/gpu/bench.sh read from PTQ_DATA_DIR (stories260K-hf, its
 #              reference logits, the TinyStories sample, the Llama-2 tokenizer), laid out as in ../shared/data
 # The folder mirrors /usr (include/, lib/<multiarch>/, share/), so Debian's CMake configs, which find their prefix by
 # walking up from their own location, keep working; the absolute /usr left in .pc and .cmake files is rewritten
 # relative to the file. cmake's libraries (curl, OpenSSL, libarchive, ICU's 30 MiB of data) make the folder 92 MiB,
 # too big to carry as it is (18 MiB without cmake); the archive is a .tar.xz, not .tar.zst, because python3's tarfile
 # unpacks xz everywhere while zstd may be missing there.
-# Usage: scripts/bundle_deps.sh [DIR]        (default deps/bundle; writes DIR/, DIR.tar.xz and DIR/MANIFEST.txt)
+# Usage: scripts/gpu/bundle_deps.sh [DIR]        (default deps/bundle; writes DIR/, DIR.tar.xz and DIR/MANIFEST.txt)
 # Environment: PTQ_BUNDLE_CMAKE=0 leaves cmake and ctest out (archive 5 MiB instead of 23; the H200 image has its
 #              own CMake), PTQ_DATA_DIR (where the CUDA tests' data comes from; default ../shared/data).
 # Needs: the Debian packages below (scripts/setup.sh installs them) and patchelf; missing ones are installed.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 ROOT=$(pwd)
 DIR=${1:-deps/bundle}
 DIR=$(realpath -m "$DIR")
@@ -49,7 +49,7 @@ LIBRARY_PACKAGES=(
 # relative to the shared data folder: 2 MiB, against 41 MiB for the whole folder.
 CUDA_TEST_DATA=(models/stories260K-hf fixtures/stories260K_reference.json
   eval/tinystories/tinystories_valid_first1000.txt
-  models/llama2-tokenizer/tokenizer.model)  # scripts/gpu_bench.sh: the 7B-shaped random model's tokenizer
+  models/llama2-tokenizer/tokenizer.model)  # scripts/gpu/bench.sh: the 7B-shaped random model's tokenizer
 TOOL_PACKAGES=(pkgconf ninja-build patchelf xz-utils)
 [ "$WITH_CMAKE" = 1 ] && TOOL_PACKAGES+=(cmake cmake-data)
 
@@ -231,7 +231,7 @@ glibc_min=$(needs GLIBC_ "${elves[@]}")
 glibcxx_min=$(needs GLIBCXX_ "${ptq_shared[@]}")
 
 {
-  echo "# ptq dependency bundle (scripts/bundle_deps.sh); scripts/build_cuda.sh reads the key=value lines"
+  echo "# ptq dependency bundle (scripts/gpu/bundle_deps.sh); scripts/gpu/build_cuda.sh reads the key=value lines"
   echo "built_on=$(. /etc/os-release; echo "$PRETTY_NAME") $(uname -m), $(date -u +%Y-%m-%dT%H:%MZ)"
   echo "multiarch=$ARCH"
   echo "glibc_min=$glibc_min"

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Configures and builds ptq with CUDA against the dependency bundle of scripts/bundle_deps.sh and an installed torch's
+# Configures and builds ptq with CUDA against the dependency bundle of scripts/gpu/bundle_deps.sh and an installed torch's
 # LibTorch: the way to build on a GPU machine that has a compiler, nvcc and python3's torch but no package registry
 # (docs/setup.md, "On a GPU machine without package registries"). CMake is told to look for the Debian packages ONLY in
 # the bundle (no system prefixes, no PATH-derived prefixes, no package registries, pkg-config limited to the bundle's
 # .pc files), and the generated build is checked for any system copy, so a build that succeeds on a machine that has
 # those packages installed shows that the bundle alone is enough.
-# Usage: scripts/build_cuda.sh [BUILD_DIR]      (default build-cuda)
+# Usage: scripts/gpu/build_cuda.sh [BUILD_DIR]      (default build-cuda)
 # Environment:
 #   PTQ_BUNDLE            the bundle folder (default deps/bundle); unpacked from PTQ_BUNDLE.tar.xz when only that exists
 #   PTQ_TORCH_PREFIX      LibTorch's CMake prefix; default torch.utils.cmake_prefix_path of .venv/bin/python when
@@ -15,7 +15,7 @@
 #   PTQ_JOBS (nproc), PTQ_BUILD_TYPE (Release), PTQ_BUILD_BENCH (ON), PTQ_TARGETS (targets to build; default all),
 #   PTQ_CMAKE, PTQ_NINJA  tools to use instead of the bundle's (default: the bundle's when they run, else PATH's)
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 ROOT=$(pwd)
 BUILD_DIR=$(realpath -m "${1:-build-cuda}")
 BUNDLE=$(realpath -m "${PTQ_BUNDLE:-deps/bundle}")
@@ -28,7 +28,7 @@ die() { echo "build_cuda.sh: $*" >&2; exit 1; }
 
 step "bundle ($BUNDLE)"
 if [ ! -f "$BUNDLE/MANIFEST.txt" ]; then
-  [ -f "$BUNDLE.tar.xz" ] || die "no bundle: neither $BUNDLE/ nor $BUNDLE.tar.xz (make one with scripts/bundle_deps.sh)"
+  [ -f "$BUNDLE.tar.xz" ] || die "no bundle: neither $BUNDLE/ nor $BUNDLE.tar.xz (make one with scripts/gpu/bundle_deps.sh)"
   echo "   unpacking $BUNDLE.tar.xz"
   # tar needs the xz program for .xz, which a bare machine may lack; python3's tarfile reads xz without it.
   if command -v xz >/dev/null; then

@@ -9,7 +9,7 @@
 #      pinned host memory, one block on the GPU), each run a `ptq run --json` record imported into the store
 #   4. ppl-eval throughput and the same methods on ptq's default model (results/models/default, carried along), w4g64
 #   5. results/gpu/report.md (scripts/reports/format_gpu_report.py)
-# Usage (on the GPU machine, after scripts/build_cuda.sh): scripts/gpu_bench.sh [OUT_DIR (default results/gpu)]
+# Usage (on the GPU machine, after scripts/gpu/build_cuda.sh): scripts/gpu/bench.sh [OUT_DIR (default results/gpu)]
 # Environment: PTQ_BUILD_DIR (build-cuda), PTQ_DATA_DIR (../shared/data when present, else deps/bundle/data),
 #   PTQ_GPU_DEVICE (cuda), PTQ_GPU_LAYERS (4), PTQ_GPU_MODEL_ARGS (ptq random-model size options; default
 #   "--shape llama2-7b --layers $PTQ_GPU_LAYERS"), PTQ_GPU_SAMPLES (128), PTQ_GPU_SEQ (2048), PTQ_GPU_METHODS
@@ -19,7 +19,7 @@
 #   and data/valid.txt), PTQ_GPU_DEFAULT_SAMPLES (16), PTQ_GPU_DEFAULT_SEQ (256).
 # A CPU smoke run of every section with small sizes is tests/integration/gpu_bench_smoke_test.sh (ctest).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 ROOT=$(pwd)
 BUILD=$(realpath -m "${PTQ_BUILD_DIR:-build-cuda}")
 BIN=$BUILD/ptq
@@ -35,7 +35,7 @@ SAMPLES=${PTQ_GPU_SAMPLES:-128}
 SEQ=${PTQ_GPU_SEQ:-2048}
 METHODS=${PTQ_GPU_METHODS:-rtn gptq awq omniquant}
 SKIP=",${PTQ_GPU_SKIP:-},"
-[ -x "$BIN" ] || { echo "gpu_bench.sh: no ptq binary at $BIN (scripts/build_cuda.sh)"; exit 2; }
+[ -x "$BIN" ] || { echo "bench.sh: no ptq binary at $BIN (scripts/gpu/build_cuda.sh)"; exit 2; }
 mkdir -p "$OUT/raw"
 OUT=$(cd "$OUT" && pwd)
 DB=$OUT/gpu.db
@@ -71,7 +71,7 @@ run_methods() {  # run_methods NAME MODEL_DIR GROUP SAMPLES SEQ CALIB_TEXT EVAL_
       gptq) cfg=configs/quantization/methods/GPTQ/gptq_w_only.yml; extra=(--set calib.bs=-1) ;;
       awq) cfg=configs/quantization/methods/Awq/awq_w_only.yml; extra=(--set calib.bs=-1) ;;
       omniquant) cfg=configs/quantization/methods/OmniQuant/omniq_w_only.yml; extra=(--set quant.special.epochs=2) ;;
-      *) echo "gpu_bench.sh: unknown method '$m' in PTQ_GPU_METHODS"; exit 2 ;;
+      *) echo "bench.sh: unknown method '$m' in PTQ_GPU_METHODS"; exit 2 ;;
     esac
     say "$tag: $m w4g$group, $n x $seq calibration tokens ($DEV)"
     "$BIN" run --config "$cfg" --set "model.path=$model" --set "ptq.device=$DEV" --set quant.weight.bit=4 \
