@@ -16,8 +16,10 @@
 #include "core/did_you_mean.h"
 #include "core/error.h"
 #include "core/sha256.h"
+#include "core/threads.h"
 #include "experiment/cell_estimate.h"
 #include "experiment/input_check.h"
+#include "experiment/runner.h"
 #include "experiment/staged_run.h"
 #include "experiment/yaml_tree.h"
 #include "store/store.h"
@@ -124,6 +126,45 @@ std::vector<ArtifactRecord> step_one_artifacts(const nlohmann::json& result) {
 }
 
 std::string ppl_text(double ppl) { return std::isnan(ppl) ? "ppl -" : fmt::format("ppl {:.4f}", ppl); }
+
+// The pretrain evaluations of a finished run, as evaluate_all gave them (runner.h "evals"), marked "reused"; empty when
+// the run has none.
+nlohmann::json pretrain_evals_of(const RunRecord& rec) {
+  nlohmann::json evals = nlohmann::json::array();
+  std::map<std::string, size_t> at;  // dataset -> index in evals, in the order the run evaluated them
+  for (const auto& mv : rec.metrics) {
+    if (mv.pos != "pretrain") continue;
+    auto [it, fresh] = at.emplace(mv.dataset, evals.size());
+    if (fresh) evals.push_back({{"pos", "pretrain"}, {"dataset", mv.dataset}, {"protocol", mv.protocol}, {"reused", true}});
+    nlohmann::json& e = evals[it->second];
+    if (mv.name == "tokens" || mv.name == "windows")
+      e[mv.name] = static_cast<int64_t>(std::llround(mv.value));
+    else
+      e[mv.name] = mv.value;
+  }
+  for (const auto& e : evals)
+    if (!e.contains("ppl")) return nlohmann::json::array();  // not a complete evaluation: compute it again
+  return evals;
+}
+
+// Seeds `cache` with the fp evaluations of the matrix's finished cells, so that a resumed matrix, a --cells subset or
+// a shard does not evaluate the unquantized model again. Only runs made at the thread count this invocation would
+// use are taken: their sums are then the same to the last bit (runner.cc computes the same key for the same model,
+// tokenizer, dtype, device and evaluation protocol).
+void seed_pretrain_cache(const Matrix& m, Store& store, int threads, std::map<std::string, nlohmann::json>& cache) {
+  for (const MatrixCell& c : m.cells) {
+    if (!c.config.eval || !store.is_finished(c.run_key)) continue;
+    const std::string key = pretrain_cache_key(c.config, threads);
+    if (cache.count(key)) continue;
+    const auto rec = store.run(c.run_key);
+    if (!rec) continue;
+    const int requested = threads > 0 ? threads : c.config.threads;
+    const int effective = requested > 0 ? requested : default_threads();
+    if (!rec->system.is_object() || rec->system.value("threads", -1) != effective) continue;
+    nlohmann::json evals = pretrain_evals_of(*rec);
+    if (!evals.empty()) cache.emplace(key, std::move(evals));
+  }
+}
 
 }  // namespace
 
@@ -369,6 +410,7 @@ nlohmann::json run_matrix(const Matrix& m, const MatrixRunOptions& opt) {
   const auto t_start = Clock::now();
 
   std::map<std::string, nlohmann::json> pretrain_cache;  // fp baseline once per model and protocol
+  if (!opt.dry_run) seed_pretrain_cache(m, store, opt.threads, pretrain_cache);
   std::map<std::string, CalibrationSet> calib_cache;     // calibration captured once per calib section and model
   std::optional<CellEstimator> estimator;
   if (opt.dry_run) estimator.emplace(store.runs());

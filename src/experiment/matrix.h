@@ -83,7 +83,8 @@ struct MatrixRunOptions {
 // {matrix, db, total, finished, skipped, failed, cells: [{index, label, run_key, status, ppl, seconds, error}]}; index
 // is the cell's canonical index; status is done, skipped, failed, or (dry run) finished/pending. With `cells` and
 // `only` both given a cell must match both; the selected cells run in canonical order, sharing the fp baseline and
-// calibration caches among them.
+// calibration caches among them. The fp baseline cache starts with the pretrain evaluations of the matrix's finished
+// cells in the store that ran at the same thread count.
 nlohmann::json run_matrix(const Matrix& m, const MatrixRunOptions& opt);
 
 // The perplexity a stored run reports: its first fake_quant ppl, else its last ppl, else NaN.

@@ -179,11 +179,7 @@ void load_stage(RunState& s) {
 void eval_pretrain_stage(RunState& s) {
   const RunConfig& cfg = s.cfg;
   if (!s.wants("pretrain")) return;
-  const std::string key = nlohmann::json::array({cfg.model_path, cfg.tokenizer_path, cfg.dtype, cfg.device,
-                                                 s.opt.threads > 0 ? s.opt.threads : cfg.threads, cfg.eval->datasets,
-                                                 cfg.eval->path, cfg.eval->seq_len, cfg.eval->bs, cfg.eval->bos,
-                                                 cfg.eval->max_windows, cfg.eval->first_doc, cfg.eval->last_doc})
-                              .dump();
+  const std::string key = pretrain_cache_key(cfg, s.opt.threads);
   if (s.opt.pretrain_cache && s.opt.pretrain_cache->count(key)) {
     for (nlohmann::json e : s.opt.pretrain_cache->at(key)) {
       e["reused"] = true;
@@ -371,6 +367,15 @@ nlohmann::json result_json(const RunState& s, int64_t peak_rss) {
 }
 
 }  // namespace
+
+std::string pretrain_cache_key(const RunConfig& cfg, int threads) {
+  PTQ_ASSERT(cfg.eval.has_value(), "{}: pretrain_cache_key needs an eval section", cfg.source);
+  return nlohmann::json::array({cfg.model_path, cfg.tokenizer_path, cfg.dtype, cfg.device,
+                                threads > 0 ? threads : cfg.threads, cfg.eval->datasets, cfg.eval->path,
+                                cfg.eval->seq_len, cfg.eval->bs, cfg.eval->bos, cfg.eval->max_windows,
+                                cfg.eval->first_doc, cfg.eval->last_doc})
+      .dump();
+}
 
 nlohmann::json execute_run(const RunConfig& cfg, const RunOptions& opt) {
   RunState s(cfg, opt);

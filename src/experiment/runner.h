@@ -38,4 +38,7 @@ struct RunOptions {
 // Throws ptq::Error on bad input (user) or failures (internal); nothing is written to save_path unless it succeeds.
 nlohmann::json execute_run(const RunConfig& cfg, const RunOptions& opt = {});
 
+// The key of RunOptions::pretrain_cache for `cfg` run with `threads` (RunOptions::threads: > 0 overrides the config).
+std::string pretrain_cache_key(const RunConfig& cfg, int threads);
+
 }  // namespace ptq

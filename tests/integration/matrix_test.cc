@@ -156,7 +156,8 @@ TEST(MatrixTest, AxisValueBaseReplacesTheMatrixBase) {
 TEST(MatrixTest, ShippedExperimentsLoad) {
   const std::map<std::string, size_t> cells = {{"awq_2bit_clip", 21},     {"awq_trans_version", 39},
                                                {"omni_combination", 50},  {"methods_overview", 18},
-                                               {"stories260k_rtn_gptq", 16}, {"stories260k_awq", 55}};
+                                               {"stories260k_rtn_gptq", 16}, {"stories260k_awq", 55},
+                                               {"demo", 47},              {"smollm2", 34}};
   std::set<std::string> seen;
   for (const auto& e : fs::directory_iterator(std::string(PTQ_SOURCE_DIR) + "/experiments")) {
     if (e.path().extension() != ".yaml") continue;
@@ -164,9 +165,14 @@ TEST(MatrixTest, ShippedExperimentsLoad) {
     const Matrix m = load_matrix(e.path().string());
     EXPECT_EQ(m.name, e.path().stem().string());
     EXPECT_FALSE(m.cells.empty());
-    if (cells.count(m.name)) EXPECT_EQ(m.cells.size(), cells.at(m.name));
-    for (const auto& c : m.cells)
-      if (c.config.step_1) EXPECT_EQ(c.config.step_1->config->scheme, c.config.scheme) << c.label;
+    if (cells.count(m.name)) {
+      EXPECT_EQ(m.cells.size(), cells.at(m.name));
+    }
+    for (const auto& c : m.cells) {
+      if (c.config.step_1) {
+        EXPECT_EQ(c.config.step_1->config->scheme, c.config.scheme) << c.label;
+      }
+    }
     seen.insert(m.name);
   }
   for (const auto& [name, n] : cells) EXPECT_TRUE(seen.count(name)) << name;
@@ -213,6 +219,41 @@ TEST(MatrixTest, FpBaselineAndCalibrationOncePerSetting) {
     a.erase("reused");
     EXPECT_EQ(a, prov[0]);
   }
+}
+
+// A later invocation (a resumed matrix, --cells, a shard) takes the fp evaluation from a finished cell of the store
+// instead of evaluating the unquantized model again, but only when that run used the same thread count.
+TEST(MatrixTest, FpBaselineReusedFromFinishedCellsOfTheStore) {
+  test::TempDir dir;
+  const std::string file = dir.file("m.yaml"), db = dir.file("ptq.db");
+  test::write_file(file, fmt::format("name: fp_store\nbase: {}\n", base_config()) + small_set() +
+                             "axes:\n"
+                             "  method:\n"
+                             "    - {name: rtn3, set: {quant.method: RTN, quant.special: {}, quant.weight.bit: 3}}\n"
+                             "    - {name: rtn4, set: {quant.method: RTN, quant.special: {}, quant.weight.bit: 4}}\n"
+                             "    - {name: rtn2, set: {quant.method: RTN, quant.special: {}, quant.weight.bit: 2}}\n");
+  for (const char* args : {"--cells 0 --threads 1", "--cells 1 --threads 1", "--cells 2 --threads 2"}) {
+    const auto r = test::run_ptq(fmt::format("run {} --db {} {}", file, db, args));
+    ASSERT_EQ(r.exit_code, 0) << args << r.out << r.err;
+  }
+  Store store(db);
+  const Matrix m = load_matrix(file);
+  std::vector<std::vector<MetricValue>> fp;
+  std::vector<bool> timed;
+  for (const auto& c : m.cells) {
+    const auto rec = store.run(c.run_key);
+    ASSERT_TRUE(rec.has_value());
+    fp.emplace_back();
+    for (const auto& mv : rec->metrics)
+      if (mv.pos == "pretrain") fp.back().push_back(mv);
+    bool t = false;
+    for (const auto& tv : rec->timings) t = t || tv.stage == "eval_pretrain";
+    timed.push_back(t);
+  }
+  ASSERT_EQ(fp[0].size(), 6u);  // ppl, ppl_stderr, nll_mean, tokens, windows, seconds of one dataset
+  EXPECT_EQ(fp[1], fp[0]);      // every metric and its protocol, the first run's seconds included
+  EXPECT_EQ(timed, (std::vector<bool>{true, false, true}));  // 2 threads: evaluated again
+  EXPECT_NEAR(fp[2][0].value, fp[0][0].value, 1e-6 * fp[0][0].value);  // summation order only
 }
 
 TEST(MatrixTest, BadFilesFailBeforeAnythingRuns) {
