@@ -13,10 +13,13 @@
 #                                           4 layers, 64x512 tokens), GPTQ and AWQ (and RTN for the check), 1 and 2
 #                                           threads: about an hour on 2 idle cores
 #   scripts/bench_peers.sh --size small --methods gptq --threads 1
+#   scripts/bench_peers.sh --model results/models/default --methods "rtn gptq"
+#                                           a trained model (ptq train) instead of the random one: the GPTQ check
+#                                           without a random model's near-ties; writes results/perf/peers_default_ref.md
 #
 # Options (all passed to scripts/peers/bench.py; `--help` lists them): --quick, --size tiny|small|ref,
 # --methods "rtn gptq awq", --threads "1 2", --db FILE, --md FILE, --raw-dir DIR, --work DIR, --keep, --tol-gptq X,
-# --tol-rtn X, --tol-rtn-weights X, --eval-windows N, --ptq-set [METHOD:]KEY=VALUE (an extra `ptq run --set`, e.g.
+# --tol-rtn X, --tol-rtn-weights X, --eval-windows N, --model DIR, --ptq-set [METHOD:]KEY=VALUE (an extra `ptq run --set`, e.g.
 # gptq:quant.special.static_groups=False to see the check fail).
 #
 # Environment:

@@ -2,7 +2,8 @@
 """ptq against llm-compressor: the driver behind scripts/bench_peers.sh (run it through that script, which prepares
 the peer venv; this file itself needs only the standard library).
 
-Steps: `ptq random-model` (float32, seed 0, the Llama 2 tokenizer so that text can be evaluated); one `ptq run`
+Steps: `ptq random-model` (float32, seed 0, the Llama 2 tokenizer so that text can be evaluated), or with --model an
+existing HF Llama folder with its own tokenizer (a trained model, e.g. ptq's default model); one `ptq run`
 draws the calibration windows from WikiText-2 (random_windows, seed 0) and dumps their token ids (calib.dump_path),
 and evaluates the float model; then for every thread count and method:
   ptq             `ptq run --json --threads N` calibrating on that tokens file (calib.name: tokens), fake_quant
@@ -184,6 +185,8 @@ def main():
     ap.add_argument("--tol-rtn-weights", type=float, default=1e-6,
                     help="RTN: largest share of weight elements allowed to differ (default 1e-6: float near-ties)")
     ap.add_argument("--eval-windows", type=int, help="evaluation windows (default: the size's)")
+    ap.add_argument("--model", help="an HF Llama folder to quantize instead of the size's random model (its own "
+                                    "tokenizer; --size then sets only the calibration and evaluation sizes)")
     ap.add_argument("--ptq-set", action="append", default=[],
                     help="[METHOD:]KEY=VALUE passed to `ptq run --set` (e.g. gptq:quant.special.static_groups=False "
                          "to see the check fail)")
@@ -203,7 +206,7 @@ def main():
             raise SystemExit(f"bench_peers: unknown method '{m}' (rtn, gptq, awq)")
     data_dir = os.environ.get("PTQ_DATA_DIR", os.path.join(os.path.dirname(repo), "shared", "data"))
     tokenizer = os.path.join(data_dir, "models", "llama2-tokenizer", "tokenizer.model")
-    if not os.path.isfile(tokenizer):
+    if not a.model and not os.path.isfile(tokenizer):
         raise SystemExit(f"bench_peers: no Llama 2 tokenizer at {tokenizer} (set PTQ_DATA_DIR)")
     tols = {"rtn": a.tol_rtn, "gptq": a.tol_gptq, "rtn_weights": a.tol_rtn_weights}
     extra_sets = {}
@@ -226,8 +229,13 @@ def main():
     log(f"load at start: 1-min {load_at_start[0]:.2f}, runnable {load_at_start[1]}; busy: {', '.join(busy) or '-'}")
 
     # The model and the calibration ids.
-    model = os.path.join(work, "model")
-    if not os.path.isfile(os.path.join(model, "model.safetensors")):
+    model = os.path.abspath(a.model) if a.model else os.path.join(work, "model")
+    # Names of the report, the raw files and the bench-import label: the size, and the model folder's name when given.
+    tag = f"{os.path.basename(os.path.normpath(model))}_{size}" if a.model else size
+    if a.model:
+        if not os.path.isfile(os.path.join(model, "config.json")):
+            raise SystemExit(f"bench_peers: --model {a.model}: no config.json (an HF Llama folder is needed)")
+    elif not os.path.isfile(os.path.join(model, "model.safetensors")):
         run([ptq, "random-model", "--out", model, "--force", "--hidden", str(sz["hidden"]), "--intermediate",
              str(sz["intermediate"]), "--layers", str(sz["layers"]), "--heads", str(sz["heads"]), "--vocab",
              str(VOCAB), "--dtype", "float32", "--seed", "0", "--tokenizer", tokenizer, "--threads", "0"])
@@ -310,8 +318,19 @@ def main():
                 shutil.rmtree(fake, ignore_errors=True)
 
     finished = datetime.datetime.now(datetime.timezone.utc)
-    setting = {"size": size, "model": {k: sz[k] for k in ("hidden", "intermediate", "layers", "heads")} |
-               {"vocab": VOCAB, "dtype": "float32", "seed": 0},
+    if a.model:
+        with open(os.path.join(model, "config.json")) as f:
+            hf = json.load(f)
+        described = {"path": os.path.relpath(model, repo) if model.startswith(repo + os.sep) else model,
+                     "hidden": hf["hidden_size"], "intermediate": hf["intermediate_size"],
+                     "layers": hf["num_hidden_layers"], "heads": hf["num_attention_heads"],
+                     "kv_heads": hf.get("num_key_value_heads", hf["num_attention_heads"]), "vocab": hf["vocab_size"],
+                     "dtype": hf.get("torch_dtype", "float32")}
+    else:
+        described = {k: sz[k] for k in ("hidden", "intermediate", "layers", "heads")} | {"vocab": VOCAB,
+                                                                                         "dtype": "float32",
+                                                                                         "seed": 0}
+    setting = {"size": size, "model": described,
                "calibration": {"dataset": "wikitext2", "preproc": "random_windows", "seed": 0,
                                "n_samples": sz["n_samples"], "seq_len": sz["seq_len"]},
                "eval": {"dataset": "wikitext2", "seq_len": ev["seq_len"], "windows": ev["windows"], "bos": False}}
@@ -348,16 +367,16 @@ def main():
                "cpu_time": "not measured; equals real_time",
                "load_at_start": f"{load_at_start[0]:.2f} load1, {load_at_start[1]} runnable",
                "busy_at_start": "; ".join(busy), "library_build_type": "release"}
-        path = os.path.join(raw_dir, f"peers_{size}_t{t}.json")
+        path = os.path.join(raw_dir, f"peers_{tag}_t{t}.json")
         with open(path, "w") as f:
             json.dump({"context": ctx, "benchmarks": benches}, f, indent=1)
             f.write("\n")
         raw_files.append(path)
     db = a.db if os.path.isabs(a.db) else os.path.join(repo, a.db)
     os.makedirs(os.path.dirname(db), exist_ok=True)
-    imp = last_json(run([ptq, "bench-import", *raw_files, "--db", db, "--label", f"peers {size}", "--json"]))
+    imp = last_json(run([ptq, "bench-import", *raw_files, "--db", db, "--label", f"peers {tag}", "--json"]))
 
-    md = a.md or ("results/perf/peers.md" if size == "ref" else f"results/perf/peers_{size}.md")
+    md = a.md or ("results/perf/peers.md" if tag == "ref" else f"results/perf/peers_{tag}.md")
     md = md if os.path.isabs(md) else os.path.join(repo, md)
     write_report(md, rows, setting, versions, system, fp_ppl, eval_protocol, started, finished, load_at_start, busy,
                  command, script_commit, raw_files, db, repo, tols)
@@ -423,14 +442,23 @@ def write_report(md, rows, setting, versions, system, fp_ppl, protocol, started,
              f"{versions.get('torch', '?')} (the project's wheel; llmcompressor declares torch<=2.14.0), Python "
              f"{versions.get('python', '?')} (scripts/peers/requirements.lock).")
     L.append("")
-    L.append(f"Setting ({setting['size']}): `ptq random-model` Llama, hidden {m['hidden']}, intermediate "
-             f"{m['intermediate']}, {m['layers']} layers, {m['heads']} heads, vocabulary {m['vocab']} (Llama 2 "
-             f"tokenizer), float32, seed 0. Calibration: {c['n_samples']} x {c['seq_len']} WikiText-2 token windows "
+    if "path" in m:
+        model_text = (f"the trained model `{m['path']}` (Llama, hidden {m['hidden']}, intermediate "
+                      f"{m['intermediate']}, {m['layers']} layers, {m['heads']} heads over {m['kv_heads']} key/value "
+                      f"heads, vocabulary {m['vocab']}, its own tokenizer, {m['dtype']})")
+        random_note = ""
+    else:
+        model_text = (f"`ptq random-model` Llama, hidden {m['hidden']}, intermediate {m['intermediate']}, "
+                      f"{m['layers']} layers, {m['heads']} heads, vocabulary {m['vocab']} (Llama 2 tokenizer), "
+                      "float32, seed 0")
+        random_note = (" A random model's perplexity is near its vocabulary size and moves little under "
+                       "quantization; the check is on the relative difference.")
+    L.append(f"Setting ({setting['size']} sizes): {model_text}. Calibration: {c['n_samples']} x {c['seq_len']} "
+             "WikiText-2 token windows "
              "(ptq random_windows, seed 0), dumped once and fed as the same ids to both tools. Weights w4g128: 4-bit "
              "integers, asymmetric, groups of 128, every block Linear; lm_head and embeddings in float. "
              f"Perplexity: `ptq eval` protocol, WikiText-2 test, {e['windows']} windows of {e['seq_len']} tokens, no "
-             f"BOS ({protocol.get('scoring', '')}); float model {fp_ppl:.4f}. A random model's perplexity is near its "
-             "vocabulary size and moves little under quantization; the check is on the relative difference.")
+             f"BOS ({protocol.get('scoring', '')}); float model {fp_ppl:.4f}.{random_note}")
     L.append("")
     L.append("What the seconds include. ptq: `timings.quantize` of `ptq run --json` (the block-by-block pipeline: "
              "calibration forwards, the algorithm, quantized outputs passed to the next block; ptq.measure_errors "

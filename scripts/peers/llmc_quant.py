@@ -125,7 +125,9 @@ def main():
                 tensors[k] = w.to(torch.float32).contiguous().clone()
         os.makedirs(a.fake_out, exist_ok=True)
         save_file(tensors, os.path.join(a.fake_out, "model.safetensors"), metadata={"format": "pt"})
-        for name in os.listdir(a.model):
+        for name in os.listdir(a.model):  # config and tokenizer files beside the weights (not folders: ptq train's data/)
+            if not os.path.isfile(os.path.join(a.model, name)):
+                continue
             if name != "model.safetensors" and not name.endswith(".json") or name == "config.json":
                 shutil.copy(os.path.join(a.model, name), a.fake_out)
         out.update(fake_out=a.fake_out, quantized_linears=quantized, export_s=time.perf_counter() - t)

@@ -355,7 +355,9 @@ TEST(GptqHessianTest, LowerTilesMirroredEqualFullProductsLowerTriangle) {
   // Wider than two tiles with a partial last one (600 = 256 + 256 + 88), three batches of the running average (alpha
   // 2/1, 2/2, 2/3: the last is not a power of two, so the full product is not exactly symmetric). The mirrored
   // result must be exactly symmetric and its lower triangle the full product's, which is what the solver's Cholesky
-  // reads. Bit for bit with the CPU BLAS (MKL) ptq ships with; elsewhere within 1e-6 of max |H|.
+  // reads, within 1e-6 of max |H|. Bit for bit depends on the BLAS kernels the CPU gets: with the wheel's MKL it held
+  // on AMD EPYC (AVX2) and not on an Intel Xeon with AVX-512 (max |diff| 0.0078 at max |H| ~ 1e4), so exactness is
+  // printed, not asserted.
   const int64_t in = 600;
   ASSERT_GT(in, 2 * GptqHessian::kTile);
   GptqHessian tiled(in, /*lower_only=*/true), full(in);
@@ -373,11 +375,13 @@ TEST(GptqHessianTest, LowerTilesMirroredEqualFullProductsLowerTriangle) {
     if (s == 2) {
       std::cout << "[ exact    ] lower tiles vs full XᵀX, lower triangle: max |diff| " << diff << "; full product "
                 << (at::equal(F, F.t()) ? "symmetric" : "not symmetric") << "\n";
-      if (at::globalContext().hasMKL()) {
-        EXPECT_TRUE(at::equal(at::tril(H), at::tril(F)));
-        // The Cholesky factor the solver uses is the same.
-        EXPECT_TRUE(at::equal(at::linalg_cholesky(H + at::eye(in)), at::linalg_cholesky(F + at::eye(in))));
-      }
+      // The Cholesky factor the solver uses agrees to float rounding.
+      const at::Tensor LH = at::linalg_cholesky(H + at::eye(in)), LF = at::linalg_cholesky(F + at::eye(in));
+      const double lscale = LF.abs().max().item<double>();
+      EXPECT_LE((LH - LF).abs().max().item<double>(), 1e-5 * lscale);
+      auto exact = [](bool same) { return same ? "bit-identical" : "not bit-identical"; };
+      std::cout << "[ exact    ] lower triangle " << exact(at::equal(at::tril(H), at::tril(F))) << ", Cholesky factor "
+                << exact(at::equal(LH, LF)) << "\n";
     }
   }
 }
