@@ -231,7 +231,7 @@ def main():
     # The model and the calibration ids.
     model = os.path.abspath(a.model) if a.model else os.path.join(work, "model")
     # Names of the report, the raw files and the bench-import label: the size, and the model folder's name when given.
-    tag = f"{os.path.basename(os.path.normpath(model))}_{size}" if a.model else size
+    report_tag = f"{os.path.basename(os.path.normpath(model))}_{size}" if a.model else size
     if a.model:
         if not os.path.isfile(os.path.join(model, "config.json")):
             raise SystemExit(f"bench_peers: --model {a.model}: no config.json (an HF Llama folder is needed)")
@@ -367,16 +367,16 @@ def main():
                "cpu_time": "not measured; equals real_time",
                "load_at_start": f"{load_at_start[0]:.2f} load1, {load_at_start[1]} runnable",
                "busy_at_start": "; ".join(busy), "library_build_type": "release"}
-        path = os.path.join(raw_dir, f"peers_{tag}_t{t}.json")
+        path = os.path.join(raw_dir, f"peers_{report_tag}_t{t}.json")
         with open(path, "w") as f:
             json.dump({"context": ctx, "benchmarks": benches}, f, indent=1)
             f.write("\n")
         raw_files.append(path)
     db = a.db if os.path.isabs(a.db) else os.path.join(repo, a.db)
     os.makedirs(os.path.dirname(db), exist_ok=True)
-    imp = last_json(run([ptq, "bench-import", *raw_files, "--db", db, "--label", f"peers {tag}", "--json"]))
+    imp = last_json(run([ptq, "bench-import", *raw_files, "--db", db, "--label", f"peers {report_tag}", "--json"]))
 
-    md = a.md or ("results/perf/peers.md" if tag == "ref" else f"results/perf/peers_{tag}.md")
+    md = a.md or ("results/perf/peers.md" if report_tag == "ref" else f"results/perf/peers_{report_tag}.md")
     md = md if os.path.isabs(md) else os.path.join(repo, md)
     write_report(md, rows, setting, versions, system, fp_ppl, eval_protocol, started, finished, load_at_start, busy,
                  command, script_commit, raw_files, db, repo, tols)
