@@ -77,6 +77,40 @@ int count_of(const std::string& text, const std::string& what) {
   return n;
 }
 
+// A matrix of RTN w3g32, RTN w4g32 and a third method-axis value `third` on stories260K (small_set).
+std::string three_rtn_cells(const std::string& name, const std::string& third) {
+  return fmt::format("name: {}\nbase: {}\n", name, base_config()) + small_set() +
+         "axes:\n"
+         "  method:\n"
+         "    - {name: rtn3, set: {quant.method: RTN, quant.special: {}, quant.weight.bit: 3}}\n"
+         "    - {name: rtn4, set: {quant.method: RTN, quant.special: {}, quant.weight.bit: 4}}\n"
+         "    - " + third + "\n";
+}
+
+// The pretrain (fp) metrics of every cell of a matrix file in a store, in cell order, and whether the cell's run
+// evaluated them itself (an eval_pretrain timing) or took them from a cache.
+struct FpOfCells {
+  std::vector<std::vector<MetricValue>> metrics;
+  std::vector<bool> evaluated;
+};
+FpOfCells fp_of_cells(const std::string& file, const std::string& db) {
+  FpOfCells out;
+  Store store(db);
+  for (const auto& c : load_matrix(file).cells) {
+    const auto rec = store.run(c.run_key);
+    EXPECT_TRUE(rec.has_value()) << c.label;
+    out.metrics.emplace_back();
+    bool t = false;
+    if (rec) {
+      for (const auto& mv : rec->metrics)
+        if (mv.pos == "pretrain") out.metrics.back().push_back(mv);
+      for (const auto& tv : rec->timings) t = t || tv.stage == "eval_pretrain";
+    }
+    out.evaluated.push_back(t);
+  }
+  return out;
+}
+
 TEST(MatrixTest, ExpandsTheProductWithExclusionsAndStableKeys) {
   test::TempDir dir;
   const std::string file = dir.file("m.yaml");
@@ -183,31 +217,18 @@ TEST(MatrixTest, ShippedExperimentsLoad) {
 TEST(MatrixTest, FpBaselineAndCalibrationOncePerSetting) {
   test::TempDir dir;
   const std::string file = dir.file("m.yaml"), db = dir.file("ptq.db");
-  test::write_file(file, fmt::format("name: fp_once\nbase: {}\n", base_config()) + small_set() +
-                             "axes:\n"
-                             "  method:\n"
-                             "    - {name: rtn3, set: {quant.method: RTN, quant.special: {}, quant.weight.bit: 3}}\n"
-                             "    - {name: rtn4, set: {quant.method: RTN, quant.special: {}, quant.weight.bit: 4}}\n"
-                             "    - {name: rtn4_w5, set: {quant.method: RTN, quant.special: {}, eval.max_windows: 5}}\n");
+  test::write_file(file, three_rtn_cells("fp_once", "{name: rtn4_w5, set: {quant.method: RTN, quant.special: {}, "
+                                                       "eval.max_windows: 5}}"));
   const auto r = test::run_ptq(fmt::format("run {} --db {} --threads 1", file, db));
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  const FpOfCells fp = fp_of_cells(file, db);
+  ASSERT_EQ(fp.metrics.size(), 3u);
+  ASSERT_FALSE(fp.metrics[0].empty());
+  EXPECT_EQ(fp.metrics[1], fp.metrics[0]);
+  EXPECT_NE(fp.metrics[2][0].value, fp.metrics[0][0].value);  // 5 windows instead of 4: another protocol, evaluated
+  EXPECT_EQ(fp.evaluated, (std::vector<bool>{true, false, true}));
   Store store(db);
   const Matrix m = load_matrix(file);
-  std::vector<double> fp;
-  std::vector<bool> timed;
-  for (const auto& c : m.cells) {
-    const auto rec = store.run(c.run_key);
-    ASSERT_TRUE(rec.has_value());
-    for (const auto& mv : rec->metrics)
-      if (mv.pos == "pretrain" && mv.name == "ppl") fp.push_back(mv.value);
-    bool t = false;
-    for (const auto& tv : rec->timings) t = t || tv.stage == "eval_pretrain";
-    timed.push_back(t);
-  }
-  ASSERT_EQ(fp.size(), 3u);
-  EXPECT_EQ(fp[0], fp[1]);
-  EXPECT_NE(fp[0], fp[2]);  // 5 windows instead of 4: another protocol, evaluated
-  EXPECT_EQ(timed, (std::vector<bool>{true, false, true}));
   // The calibration set (same calib section and model in all three cells) is captured once: the later cells reuse
   // the first cell's samples (same offsets), marked as reused.
   std::vector<nlohmann::json> prov;
@@ -226,34 +247,17 @@ TEST(MatrixTest, FpBaselineAndCalibrationOncePerSetting) {
 TEST(MatrixTest, FpBaselineReusedFromFinishedCellsOfTheStore) {
   test::TempDir dir;
   const std::string file = dir.file("m.yaml"), db = dir.file("ptq.db");
-  test::write_file(file, fmt::format("name: fp_store\nbase: {}\n", base_config()) + small_set() +
-                             "axes:\n"
-                             "  method:\n"
-                             "    - {name: rtn3, set: {quant.method: RTN, quant.special: {}, quant.weight.bit: 3}}\n"
-                             "    - {name: rtn4, set: {quant.method: RTN, quant.special: {}, quant.weight.bit: 4}}\n"
-                             "    - {name: rtn2, set: {quant.method: RTN, quant.special: {}, quant.weight.bit: 2}}\n");
+  test::write_file(file, three_rtn_cells("fp_store", "{name: rtn2, set: {quant.method: RTN, quant.special: {}, "
+                                                        "quant.weight.bit: 2}}"));
   for (const char* args : {"--cells 0 --threads 1", "--cells 1 --threads 1", "--cells 2 --threads 2"}) {
     const auto r = test::run_ptq(fmt::format("run {} --db {} {}", file, db, args));
     ASSERT_EQ(r.exit_code, 0) << args << r.out << r.err;
   }
-  Store store(db);
-  const Matrix m = load_matrix(file);
-  std::vector<std::vector<MetricValue>> fp;
-  std::vector<bool> timed;
-  for (const auto& c : m.cells) {
-    const auto rec = store.run(c.run_key);
-    ASSERT_TRUE(rec.has_value());
-    fp.emplace_back();
-    for (const auto& mv : rec->metrics)
-      if (mv.pos == "pretrain") fp.back().push_back(mv);
-    bool t = false;
-    for (const auto& tv : rec->timings) t = t || tv.stage == "eval_pretrain";
-    timed.push_back(t);
-  }
-  ASSERT_EQ(fp[0].size(), 6u);  // ppl, ppl_stderr, nll_mean, tokens, windows, seconds of one dataset
-  EXPECT_EQ(fp[1], fp[0]);      // every metric and its protocol, the first run's seconds included
-  EXPECT_EQ(timed, (std::vector<bool>{true, false, true}));  // 2 threads: evaluated again
-  EXPECT_NEAR(fp[2][0].value, fp[0][0].value, 1e-6 * fp[0][0].value);  // summation order only
+  const FpOfCells fp = fp_of_cells(file, db);
+  ASSERT_EQ(fp.metrics[0].size(), 6u);        // ppl, ppl_stderr, nll_mean, tokens, windows, seconds of one dataset
+  EXPECT_EQ(fp.metrics[1], fp.metrics[0]);    // every metric and its protocol, the first run's seconds included
+  EXPECT_EQ(fp.evaluated, (std::vector<bool>{true, false, true}));  // 2 threads: evaluated again
+  EXPECT_NEAR(fp.metrics[2][0].value, fp.metrics[0][0].value, 1e-6 * fp.metrics[0][0].value);  // summation order
 }
 
 TEST(MatrixTest, BadFilesFailBeforeAnythingRuns) {
