@@ -36,6 +36,7 @@ int cmd_version(const std::vector<std::string>& words) {
              : !s.gomp_spincount.empty() ? "GOMP_SPINCOUNT=" + s.gomp_spincount
                                          : std::string("spin then sleep"),
              s.wait_policy_source);
+  fmt::print("malloc: {}\n", s.malloc);
   if (n > 0) fmt::print("fp32 GEMM {}x{}: {:.1f} GFLOP/s\n", n, n, gflops);
   return 0;
 }

@@ -11,6 +11,7 @@
 #include "cli/commands.h"
 #include "core/did_you_mean.h"
 #include "core/error.h"
+#include "core/heap_policy.h"
 #include "export/quantized_checkpoint.h"
 
 namespace {
@@ -25,6 +26,7 @@ void print_usage(std::FILE* out) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  ptq::configure_heap();  // before any large allocation (core/heap_policy.h)
   if (argc < 2) {
     print_usage(stderr);
     return 2;

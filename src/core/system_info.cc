@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "core/build_info.h"
+#include "core/heap_policy.h"
 #include "core/threads.h"
 
 namespace ptq {
@@ -63,6 +64,7 @@ SystemInfo system_info() {
   s.omp_wait_policy = t.omp_wait_policy;
   s.gomp_spincount = t.gomp_spincount;
   s.wait_policy_source = t.wait_policy_source;
+  s.malloc = heap_policy();
   s.cpu_model = cpu_model_name();
   s.hardware_threads = static_cast<int>(std::thread::hardware_concurrency());
   return s;
@@ -103,7 +105,7 @@ nlohmann::json to_json(const SystemInfo& s) {
           {"blas", s.blas},
           {"threads", s.threads},               {"threads_source", s.threads_source},
           {"omp_wait_policy", s.omp_wait_policy}, {"gomp_spincount", s.gomp_spincount},
-          {"wait_policy_source", s.wait_policy_source},
+          {"wait_policy_source", s.wait_policy_source}, {"malloc", s.malloc},
           {"cpu_model", s.cpu_model},           {"hardware_threads", s.hardware_threads}};
 }
 

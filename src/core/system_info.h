@@ -24,6 +24,7 @@ struct SystemInfo {
   std::string omp_wait_policy;     // OMP_WAIT_POLICY in effect ("" when unset: libgomp's spin-then-sleep default)
   std::string gomp_spincount;      // GOMP_SPINCOUNT in effect ("" when unset)
   std::string wait_policy_source;  // "ptq default", "environment" or "libgomp default"
+  std::string malloc;          // core/heap_policy.h: how large buffers are allocated ("heap (...)" or "glibc default")
   std::string cpu_model;       // /proc/cpuinfo "model name" ("" when not readable)
   int hardware_threads = 0;    // std::thread::hardware_concurrency()
 };

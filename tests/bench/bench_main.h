@@ -14,6 +14,7 @@
 #include <c10/core/Device.h>
 
 #include "core/device.h"
+#include "core/heap_policy.h"
 #include "core/system_info.h"
 #include "core/threads.h"
 
@@ -40,6 +41,7 @@ inline int run_main(int argc, char** argv, const std::function<void()>& setup = 
     }
   }
   ptq::set_threads(threads);
+  ptq::configure_heap();  // as the ptq binary does (core/heap_policy.h); PTQ_MALLOC=glibc for glibc's defaults
   const ptq::SystemInfo sys = ptq::system_info();
   benchmark::AddCustomContext("ptq_commit", sys.git_commit);
   benchmark::AddCustomContext("torch_threads", std::to_string(threads));

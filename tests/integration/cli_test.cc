@@ -49,7 +49,8 @@ TEST(Cli, VersionStatesTheWaitingPolicyAndTheDefaultThreadCount) {
       for (auto& [k, v] : saved) v ? ::setenv(k.c_str(), v->c_str(), 1) : ::unsetenv(k.c_str());
     }
   } env;
-  for (const char* k : {"OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "PTQ_WAIT_POLICY_SET_BY", "OMP_NUM_THREADS"})
+  for (const char* k : {"OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "PTQ_WAIT_POLICY_SET_BY", "OMP_NUM_THREADS", "PTQ_MALLOC",
+                        "GLIBC_TUNABLES"})
     env.set(k, nullptr);
   env.set("OMP_DISPLAY_ENV", "VERBOSE");  // libgomp prints OMP_WAIT_POLICY and the spin count it derived
 
@@ -67,6 +68,10 @@ TEST(Cli, VersionStatesTheWaitingPolicyAndTheDefaultThreadCount) {
   }
   EXPECT_GE(j["threads"].get<int>(), 1);
   EXPECT_LE(j["threads"].get<int>(), j["hardware_threads"].get<int>());
+  EXPECT_EQ(j["malloc"], "heap (no mmap, trim above 2 GiB)");  // core/heap_policy.h
+  env.set("PTQ_MALLOC", "glibc");
+  EXPECT_EQ(last_json_line(run_ptq("version --json --gemm-size 0").out)["malloc"], "glibc default (PTQ_MALLOC=glibc)");
+  env.set("PTQ_MALLOC", nullptr);
 
   // Every CPU busy: one spinning child process per hardware thread.
   std::vector<pid_t> busy;
