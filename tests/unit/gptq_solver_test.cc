@@ -356,8 +356,8 @@ TEST(GptqHessianTest, LowerTilesMirroredEqualFullProductsLowerTriangle) {
   // 2/1, 2/2, 2/3: the last is not a power of two, so the full product is not exactly symmetric). The mirrored
   // result must be exactly symmetric and its lower triangle the full product's, which is what the solver's Cholesky
   // reads, within 1e-6 of max |H|. Bit for bit depends on the BLAS kernels the CPU gets: with the wheel's MKL it held
-  // on AMD EPYC (AVX2) and not on an Intel Xeon with AVX-512 (max |diff| 0.0078 at max |H| ~ 1e4), so exactness is
-  // printed, not asserted.
+  // on the AMD EPYC of earlier runs and not on an Intel Xeon with AVX-512 (max |diff| 0.0078 at max |H| ~ 1e4), so
+  // exactness is printed, not asserted.
   const int64_t in = 600;
   ASSERT_GT(in, 2 * GptqHessian::kTile);
   GptqHessian tiled(in, /*lower_only=*/true), full(in);
